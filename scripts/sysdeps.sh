@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages spectrolab needs (FluidSynth and two General-MIDI soundfonts) when missing.
+set -euo pipefail
+need=()
+[ -f /usr/share/sounds/sf2/TimGM6mb.sf2 ] || need+=(timgm6mb-soundfont)
+[ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need+=(fluid-soundfont-gm)
+ldconfig -p | grep -q libfluidsynth || need+=(fluidsynth)
+ldconfig -p | grep -q libsndfile || need+=(libsndfile1)
+[ ${#need[@]} -eq 0 ] && exit 0
+echo "installing Debian packages: ${need[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq "${need[@]}" >/dev/null

@@ -1,0 +1,3 @@
+"""spectrolab: deep learning on audio spectrograms."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Audio I/O, pure DSP functions and invertible spectrogram representations."""

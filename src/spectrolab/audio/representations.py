@@ -1,0 +1,249 @@
+"""Spectrogram representations: ``nn.Module``s with a dataclass config, ``forward(wave) -> spec`` and ``inverse``.
+
+Input waveforms are (B, T), (B, 1, T) or (T,); spectrograms are (B, ch, F, N) (``ch`` channels, ``F``
+frequency rows from low to high, ``N`` frames). Windows and filterbanks are buffers, so ``.to(device)``
+moves everything. ``representation_from_config(cfg.to_dict())`` rebuilds any of them, which is how a
+codec's or tagger's representation travels with its weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from spectrolab.audio import functional as F
+from spectrolab.errors import ConfigError
+
+
+def as_batch(wave: torch.Tensor) -> torch.Tensor:
+    """(T,), (B, T) or (B, 1, T) -> (B, T)."""
+    if wave.dim() == 1:
+        return wave[None]
+    if wave.dim() == 3 and wave.shape[1] == 1:
+        return wave[:, 0]
+    if wave.dim() == 2:
+        return wave
+    raise ConfigError(f"expected a waveform (T,), (B, T) or (B, 1, T), got shape {tuple(wave.shape)}")
+
+
+@dataclass(frozen=True)
+class RepresentationConfig:
+    """Fields shared by every representation."""
+
+    kind: ClassVar[str] = ""
+    sample_rate: int = 16000
+    n_fft: int = 1024
+    hop_length: int = 256
+
+    def __post_init__(self) -> None:
+        if self.n_fft <= 0 or self.hop_length <= 0 or self.hop_length > self.n_fft:
+            raise ConfigError(f"need 0 < hop_length <= n_fft, got n_fft={self.n_fft}, hop_length={self.hop_length}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+
+class Representation(nn.Module):
+    """Base class: holds the config and the analysis window."""
+
+    config: RepresentationConfig
+    channels: int = 1
+    window: torch.Tensor
+
+    def __init__(self, config: RepresentationConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.register_buffer("window", F.hann_window(config.n_fft), persistent=False)
+
+    @property
+    def sample_rate(self) -> int:
+        return self.config.sample_rate
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames produced for a waveform of ``num_samples`` samples."""
+        return F.num_frames(num_samples, hop_length=self.config.hop_length)
+
+    def num_samples(self, num_frames: int) -> int:
+        """Samples :meth:`inverse` returns for ``num_frames`` frames."""
+        return (num_frames - 1) * self.config.hop_length
+
+    def _stft(self, wave: torch.Tensor) -> torch.Tensor:
+        return F.stft(as_batch(wave), n_fft=self.config.n_fft, hop_length=self.config.hop_length, window=self.window)
+
+    def _istft(self, spec: torch.Tensor, length: int | None) -> torch.Tensor:
+        return F.istft(
+            spec, n_fft=self.config.n_fft, hop_length=self.config.hop_length, window=self.window, length=length
+        )
+
+    def inverse(self, spec: torch.Tensor, *, length: int | None = None) -> torch.Tensor:
+        """(B, ch, F, N) -> waveform (B, T)."""
+        raise NotImplementedError(f"{type(self).__name__} has no inverse")
+
+
+@dataclass(frozen=True)
+class LogMelConfig(RepresentationConfig):
+    """Power mel spectrogram in dB; the defaults are the tagging literature's front end (96 bands)."""
+
+    kind: ClassVar[str] = "logmel"
+    n_fft: int = 512
+    hop_length: int = 256
+    n_mels: int = 96
+    f_min: float = 0.0
+    f_max: float | None = 8000.0
+    top_db: float | None = None
+    amin: float = 1e-10
+    griffin_lim_iters: int = 32
+
+
+class LogMel(Representation):
+    """Log-mel: ``10 log10(mel @ |STFT|^2)`` -> (B, 1, n_mels, N). Inverse: mel pseudo-inverse + Griffin-Lim."""
+
+    config: LogMelConfig
+    filterbank: torch.Tensor
+
+    def __init__(self, config: LogMelConfig | None = None) -> None:
+        super().__init__(config or LogMelConfig())
+        c = self.config
+        fb = F.mel_filterbank(sample_rate=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, f_min=c.f_min, f_max=c.f_max)
+        self.register_buffer("filterbank", fb, persistent=False)
+        self.register_buffer("pinv", torch.linalg.pinv(fb), persistent=False)
+
+    def mel_power(self, wave: torch.Tensor) -> torch.Tensor:
+        """Power mel spectrogram (B, n_mels, N)."""
+        return self.filterbank @ self._stft(wave).abs().pow(2)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        db = F.power_to_db(self.mel_power(wave), amin=self.config.amin, top_db=self.config.top_db)
+        return db[:, None]
+
+    def inverse(self, spec: torch.Tensor, *, length: int | None = None) -> torch.Tensor:
+        power = (self.pinv @ F.db_to_power(spec[:, 0])).clamp_min(0.0)
+        c = self.config
+        return F.griffin_lim(
+            power.sqrt(), n_fft=c.n_fft, hop_length=c.hop_length, n_iter=c.griffin_lim_iters, length=length
+        )
+
+
+@dataclass(frozen=True)
+class LinearSTFTConfig(RepresentationConfig):
+    """Log-magnitude STFT; inverted with ``griffin_lim_iters`` iterations of fast Griffin-Lim."""
+
+    kind: ClassVar[str] = "linear_stft"
+    log_offset: float = 1e-5
+    griffin_lim_iters: int = 32
+
+
+class LinearSTFT(Representation):
+    """``log(|STFT| + log_offset)`` -> (B, 1, n_fft // 2 + 1, N); inverse by Griffin-Lim."""
+
+    config: LinearSTFTConfig
+
+    def __init__(self, config: LinearSTFTConfig | None = None) -> None:
+        super().__init__(config or LinearSTFTConfig())
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return torch.log(self._stft(wave).abs() + self.config.log_offset)[:, None]
+
+    def inverse(self, spec: torch.Tensor, *, length: int | None = None) -> torch.Tensor:
+        magnitude = (spec[:, 0].exp() - self.config.log_offset).clamp_min(0.0)
+        c = self.config
+        return F.griffin_lim(
+            magnitude, n_fft=c.n_fft, hop_length=c.hop_length, n_iter=c.griffin_lim_iters, length=length
+        )
+
+
+@dataclass(frozen=True)
+class MelIFConfig(RepresentationConfig):
+    """GANSynth "IF-Mel": log mel power and mel-warped instantaneous frequency.
+
+    ``n_mels`` equal to the number of linear bins kept (n_fft // 2, Nyquist dropped) makes the warp square and
+    invertible, as in GANSynth's high-resolution setting.
+    """
+
+    kind: ClassVar[str] = "mel_if"
+    n_fft: int = 2048
+    hop_length: int = 512
+    n_mels: int = 1024
+    log_eps: float = 1e-6
+
+    @classmethod
+    def gansynth(cls, sample_rate: int = 16000) -> MelIFConfig:
+        """GANSynth / NOTONO high resolution: n_fft 2048, hop 512, 1024 mel bins (128 frames for 4 s, padded)."""
+        return cls(sample_rate=sample_rate, n_fft=2048, hop_length=512, n_mels=1024)
+
+    @classmethod
+    def fast(cls, sample_rate: int = 16000) -> MelIFConfig:
+        """Half the resolution in frequency, twice in time: n_fft 1024, hop 256, 512 mel bins."""
+        return cls(sample_rate=sample_rate, n_fft=1024, hop_length=256, n_mels=512)
+
+
+def _htk_warp_matrix(*, sample_rate: int, n_bins: int, n_mels: int) -> np.ndarray:
+    """Triangular HTK-mel weights (n_mels, n_bins) on the bins 0..n_bins-1 of a 2 * n_bins FFT (Nyquist dropped)."""
+    bin_hz = np.arange(n_bins) * sample_rate / (2 * n_bins)
+    bin_mel = 1127.0 * np.log1p(bin_hz / 700.0)
+    edges = np.linspace(0.0, 1127.0 * np.log1p(sample_rate / 2 / 700.0), n_mels + 2)
+    lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (bin_mel[None] - lower) / (centre - lower)
+    falling = (upper - bin_mel[None]) / (upper - centre)
+    return np.maximum(0.0, np.minimum(rising, falling))
+
+
+class MelIF(Representation):
+    """Log-mel magnitude and mel-warped IF -> (B, 2, n_mels, N); inverse without Griffin-Lim.
+
+    Channel 0 is ``log(W |X|^2 + eps)``, channel 1 the IF of the warped unwrapped phase ``W phi``; the inverse
+    un-warps both with the least-squares inverse of ``W``, integrates the IF and runs one inverse STFT.
+    """
+
+    channels = 2
+    config: MelIFConfig
+
+    def __init__(self, config: MelIFConfig | None = None) -> None:
+        super().__init__(config or MelIFConfig())
+        c = self.config
+        warp = _htk_warp_matrix(sample_rate=c.sample_rate, n_bins=c.n_fft // 2, n_mels=c.n_mels)
+        self.register_buffer("warp", torch.from_numpy(warp).float(), persistent=False)
+        self.register_buffer("unwarp", torch.from_numpy(np.linalg.pinv(warp, rcond=1e-6)).float(), persistent=False)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        spec = self._stft(wave)[:, :-1]
+        power = spec.abs().pow(2)
+        phase = F.phase_from_instantaneous_frequency(F.instantaneous_frequency(spec.angle()))
+        log_mel = torch.log(self.warp @ power + self.config.log_eps)
+        mel_if = F.instantaneous_frequency(self.warp @ phase)
+        return torch.stack([log_mel, mel_if], dim=1)
+
+    def inverse(self, spec: torch.Tensor, *, length: int | None = None) -> torch.Tensor:
+        power = (self.unwarp @ (spec[:, 0].exp() - self.config.log_eps)).clamp_min(0.0)
+        phase = self.unwarp @ F.phase_from_instantaneous_frequency(spec[:, 1])
+        linear = torch.polar(power.sqrt(), phase)
+        linear = torch.cat([linear, torch.zeros_like(linear[:, :1])], dim=1)
+        return self._istft(linear, length)
+
+
+_KINDS: dict[str, tuple[type[RepresentationConfig], type[Representation]]] = {
+    LogMelConfig.kind: (LogMelConfig, LogMel),
+    LinearSTFTConfig.kind: (LinearSTFTConfig, LinearSTFT),
+    MelIFConfig.kind: (MelIFConfig, MelIF),
+}
+
+
+def representation_from_config(config: dict[str, Any] | RepresentationConfig) -> Representation:
+    """Build a representation from its config object or from ``config.to_dict()``."""
+    if isinstance(config, RepresentationConfig):
+        return _KINDS[config.kind][1](config)  # type: ignore[call-arg]
+    values = dict(config)
+    kind = values.pop("kind", None)
+    if kind not in _KINDS:
+        raise ConfigError(f"unknown representation kind {kind!r}; expected one of {sorted(_KINDS)}")
+    config_cls, module_cls = _KINDS[kind]
+    known = {f.name for f in fields(config_cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(f"unknown {kind} options: {sorted(unknown)}")
+    return module_cls(config_cls(**values))  # type: ignore[call-arg]
+

@@ -1,0 +1,1 @@
+"""Command-line front-end: argparse subcommands, each a thin call into the library."""

@@ -1,0 +1,1 @@
+"""Datasets and data rendering: NSynth-format notes, soundfont rendering, tagging clips, chunking."""

@@ -1,0 +1,183 @@
+"""Every model is a registered name built by one factory; its config travels with its weights.
+
+A builder is a function taking keyword arguments and returning an ``nn.Module``; ``@register_model`` records
+it under its name and a task ("tagging", "codec", "prior", ...). ``create_model(name, **overrides)`` builds
+it. A *model directory* holds ``model.safetensors`` and ``config.json`` (the name, the arguments it was built
+with, free-form metadata such as label names, and the library version) and is loaded strictly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from spectrolab import __version__
+from spectrolab.errors import ModelError, OutputExistsError
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+FORMAT_VERSION = 1
+
+# Modules whose import registers builders; imported lazily by the factory.
+_PROVIDERS: tuple[str, ...] = (
+    "spectrolab.models.tagging",
+    "spectrolab.codec",
+    "spectrolab.priors",
+)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A registered builder and what it is for."""
+
+    name: str
+    task: str
+    builder: Callable[..., nn.Module]
+    description: str = ""
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+
+def register_model(
+    name: str, *, task: str, description: str = "", **defaults: Any
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorator recording ``builder`` under ``name``; ``defaults`` are keyword arguments it is called with."""
+
+    def wrap(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _REGISTRY and _REGISTRY[name].builder is not builder:
+            raise ModelError(f"model name '{name}' is registered twice")
+        doc = description or (builder.__doc__ or "").strip().split("\n")[0]
+        _REGISTRY[name] = ModelInfo(name=name, task=task, builder=builder, description=doc, defaults=dict(defaults))
+        return builder
+
+    return wrap
+
+
+def _load_providers() -> None:
+    for module in _PROVIDERS:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def list_models(task: str | None = None, *, pattern: str | None = None) -> list[str]:
+    """Sorted registered names, optionally only those of ``task`` or containing ``pattern``."""
+    _load_providers()
+    names = (n for n, i in _REGISTRY.items() if task is None or i.task == task)
+    return sorted(n for n in names if pattern is None or pattern in n)
+
+
+def model_info(name: str) -> ModelInfo:
+    """The :class:`ModelInfo` of ``name``; raises :class:`ModelError` listing close names if unknown."""
+    _load_providers()
+    if name not in _REGISTRY:
+        close = [n for n in _REGISTRY if name.split("/")[-1][:4] in n][:8]
+        hint = f"; did you mean one of {close}?" if close else "; see `spectrolab models`"
+        raise ModelError(f"unknown model '{name}'{hint}")
+    return _REGISTRY[name]
+
+
+def create_model(name: str, **overrides: Any) -> nn.Module:
+    """Build the registered model ``name`` with its defaults updated by ``overrides``."""
+    info = model_info(name)
+    kwargs = {**info.defaults, **overrides}
+    model = info.builder(**kwargs)
+    model.spectrolab_name = name  # type: ignore[assignment]
+    model.spectrolab_args = kwargs  # type: ignore[assignment]
+    return model
+
+
+def save_model_dir(
+    model: nn.Module,
+    directory: str | os.PathLike[str],
+    *,
+    metadata: dict[str, Any] | None = None,
+    force: bool = False,
+) -> Path:
+    """Write ``model.safetensors`` + ``config.json`` for a model built by :func:`create_model`."""
+    name = getattr(model, "spectrolab_name", None)
+    if name is None:
+        raise ModelError("only models built by create_model() can be saved (their name and arguments are needed)")
+    directory = Path(directory)
+    if (directory / CONFIG_NAME).exists() and not force:
+        raise OutputExistsError(f"{directory}: holds a model already; pass --force (force=True) to overwrite")
+    directory.mkdir(parents=True, exist_ok=True)
+    config = {
+        "format_version": FORMAT_VERSION,
+        "spectrolab_version": __version__,
+        "name": name,
+        "args": model.spectrolab_args,
+        "metadata": metadata or {},
+    }
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp_weights = directory / f".{WEIGHTS_NAME}.tmp"
+    save_file(tensors, str(tmp_weights))
+    tmp_config = directory / f".{CONFIG_NAME}.tmp"
+    tmp_config.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp_weights, directory / WEIGHTS_NAME)
+    os.replace(tmp_config, directory / CONFIG_NAME)
+    return directory
+
+
+def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parsed ``config.json`` of a model directory, validated."""
+    directory = Path(directory)
+    path = directory / CONFIG_NAME
+    if not path.is_file():
+        raise ModelError(f"{directory}: not a model directory (no {CONFIG_NAME})")
+    try:
+        config = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{path}: invalid JSON ({exc})") from exc
+    for key in ("name", "args", "format_version"):
+        if key not in config:
+            raise ModelError(f"{path}: missing key '{key}'")
+    if config["format_version"] > FORMAT_VERSION:
+        raise ModelError(f"{path}: format version {config['format_version']} is newer than this spectrolab supports")
+    return config
+
+
+@dataclass
+class LoadedModel:
+    """A model rebuilt from its directory (in eval mode) and the metadata saved with it."""
+
+    model: nn.Module
+    name: str
+    metadata: dict[str, Any]
+    directory: Path
+
+
+def load_model_dir(directory: str | os.PathLike[str], *, map_location: str = "cpu") -> LoadedModel:
+    """Rebuild a model from its directory and load its weights strictly."""
+    directory = Path(directory)
+    config = read_config(directory)
+    weights = directory / WEIGHTS_NAME
+    if not weights.is_file():
+        raise ModelError(f"{directory}: missing {WEIGHTS_NAME}")
+    model = create_model(config["name"], **config["args"])
+    state = load_file(str(weights), device=map_location)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ModelError(f"{weights}: weights do not match model '{config['name']}' ({exc})") from exc
+    model.eval()
+    return LoadedModel(model=model, name=config["name"], metadata=dict(config.get("metadata", {})), directory=directory)
+
+
+def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
+    """Number of (trainable) parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
