@@ -1,0 +1,25 @@
+"""Spectrogram codec: vector quantisation, hierarchical VQ-VAE, code grids and the shipped default model.
+
+Importing this package registers the codec presets with the model registry (task "codec").
+"""
+
+from spectrolab.codec.api import DEFAULT_CODEC_DIR, decode, encode, load_codec
+from spectrolab.codec.codegrid import CodeGrid, CodeGrids
+from spectrolab.codec.presets import vqvae_default, vqvae_notono
+from spectrolab.codec.quantizer import QuantizerOutput, VectorQuantizer
+from spectrolab.codec.vqvae import Codec, CodecOutput
+
+__all__ = [
+    "DEFAULT_CODEC_DIR",
+    "CodeGrid",
+    "CodeGrids",
+    "Codec",
+    "CodecOutput",
+    "QuantizerOutput",
+    "VectorQuantizer",
+    "decode",
+    "encode",
+    "load_codec",
+    "vqvae_default",
+    "vqvae_notono",
+]
