@@ -14,6 +14,7 @@ from spectrolab.errors import SpectrolabError
 SUBCOMMANDS: tuple[str, ...] = (
     "spectrolab.cli.demo",
     "spectrolab.cli.models",
+    "spectrolab.cli.codec",
 )
 
 

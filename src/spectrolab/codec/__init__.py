@@ -5,6 +5,7 @@ Importing this package registers the codec presets with the model registry (task
 
 from spectrolab.codec.api import DEFAULT_CODEC_DIR, decode, encode, load_codec
 from spectrolab.codec.codegrid import CodeGrid, CodeGrids
+from spectrolab.codec.digits import DigitsVQVAE, vqvae_digits
 from spectrolab.codec.presets import vqvae_default, vqvae_notono
 from spectrolab.codec.quantizer import QuantizerOutput, VectorQuantizer
 from spectrolab.codec.vqvae import Codec, CodecOutput
@@ -15,11 +16,13 @@ __all__ = [
     "CodeGrids",
     "Codec",
     "CodecOutput",
+    "DigitsVQVAE",
     "QuantizerOutput",
     "VectorQuantizer",
     "decode",
     "encode",
     "load_codec",
     "vqvae_default",
+    "vqvae_digits",
     "vqvae_notono",
 ]

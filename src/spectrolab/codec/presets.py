@@ -6,6 +6,7 @@ in what the issue compares: input resolution, grid shapes and codebooks.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from spectrolab.audio.representations import MelIFConfig
@@ -17,9 +18,13 @@ _WIDTHS: dict[str, Any] = {"channels": [32, 48, 64], "embedding_dim": 64, "res_b
 
 @register_model("vqvae_notono", task="codec")
 def vqvae_notono(**overrides: Any) -> Codec:
-    """NOTONO shapes: 2x1024x128 mel-IF (n_fft 2048, hop 512), bottom 64x8 and top 32x4 grids, 512 codes each."""
+    """NOTONO shapes: 2x1024x128 mel-IF (n_fft 2048, hop 512), bottom 64x8 and top 32x4 grids, 512 codes each.
+
+    The representation's fixed 128 frames are left to the codec, which pads 4 s (126 frames) to 128 itself and
+    so also takes shorter crops in training.
+    """
     args: dict[str, Any] = {
-        "representation": MelIFConfig.gansynth().to_dict(),
+        "representation": replace(MelIFConfig.gansynth(), frames=None).to_dict(),
         "strides": [[4, 4], [2, 2], [2, 2]],
         "top_channels": [64],
         "top_strides": [[2, 2]],

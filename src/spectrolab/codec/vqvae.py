@@ -142,7 +142,7 @@ class Codec(nn.Module):
         norm_shift: float = -5.0,
         norm_scale: float = 4.0,
         decay: float = 0.99,
-        restart_threshold: float = 1.0,
+        restart_threshold: float = 0.1,
         kmeans_init: bool = True,
     ) -> None:
         super().__init__()
