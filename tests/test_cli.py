@@ -5,8 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import soundfile as sf
-
 from spectrolab.cli.main import main
 
 

@@ -90,5 +90,5 @@ def test_unknown_name_and_unsaveable_model(tmp_path):
 
 
 def test_unknown_argument_is_a_model_error():
-    with pytest.raises(ModelError, match="tiny_mlp.*unexpected keyword"):
+    with pytest.raises(ModelError, match=r"tiny_mlp.*unexpected keyword"):
         create_model("test/tiny_mlp", depth=3)
