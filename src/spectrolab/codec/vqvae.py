@@ -25,6 +25,10 @@ from spectrolab.codec.codegrid import CodeGrid, CodeGrids
 from spectrolab.codec.quantizer import QuantizerOutput, VectorQuantizer
 from spectrolab.errors import ConfigError
 
+# Decoded log-mel power is clamped to this (a full-scale sinusoid gives about 11) so an untrained decoder's
+# outliers cannot overflow ``exp`` in the inverse.
+MAX_LOG_POWER = 20.0
+
 
 def _check_strides(strides: Sequence[Sequence[int]], what: str) -> list[tuple[int, int]]:
     out = []
@@ -141,8 +145,8 @@ class Codec(nn.Module):
         res_blocks: int = 1,
         norm_shift: float = -5.0,
         norm_scale: float = 4.0,
-        decay: float = 0.99,
-        restart_threshold: float = 0.1,
+        decay: float = 0.95,
+        restart_threshold: float = 0.5,
         kmeans_init: bool = True,
     ) -> None:
         super().__init__()
@@ -237,13 +241,16 @@ class Codec(nn.Module):
         """Normalised (B, 2, n_mels, N') -> representation units, cropped to the frames of ``num_samples``."""
         frames = self.representation.num_frames(num_samples)
         spec = spec[..., :frames]
-        return torch.cat([spec[:, :1] * self.norm_scale + self.norm_shift, spec[:, 1:].clamp(-1.0, 1.0)], dim=1)
+        log_mel = (spec[:, :1] * self.norm_scale + self.norm_shift).clamp(
+            float(np.log(self.representation.config.log_eps)), MAX_LOG_POWER
+        )
+        return torch.cat([log_mel, spec[:, 1:].clamp(-1.0, 1.0)], dim=1)
 
     # -- the network -----------------------------------------------------------------------------------------
     def forward(self, spec: torch.Tensor) -> CodecOutput:
         """Normalised spectrogram (B, 2, n_mels, N') -> reconstruction and quantiser outputs (bottom first)."""
         quantized = self.quantize(spec)
-        return CodecOutput(self._decode_vectors([q.quantized for q in quantized]), quantized)
+        return CodecOutput(self.decode_vectors([q.quantized for q in quantized]), quantized)
 
     def quantize(self, spec: torch.Tensor) -> list[QuantizerOutput]:
         """Normalised spectrogram (B, 2, n_mels, N') -> one :class:`QuantizerOutput` per level, bottom first."""
@@ -254,7 +261,8 @@ class Codec(nn.Module):
         bottom = self.quantizers[0](self.project(torch.cat([hidden, self.top_decoder(top.quantized)], dim=1)))
         return [bottom, top]
 
-    def _decode_vectors(self, vectors: list[torch.Tensor]) -> torch.Tensor:
+    def decode_vectors(self, vectors: list[torch.Tensor]) -> torch.Tensor:
+        """Codebook vectors of each level, bottom first, each (B, D, H_l, W_l) -> normalised spectrogram."""
         if len(vectors) == 2:
             vectors = [vectors[0], self.top_upsample(vectors[1])]
         out = self.decoder(torch.cat(vectors, dim=1))
@@ -279,7 +287,7 @@ class Codec(nn.Module):
         self._check(grids)
         quantizers: list[VectorQuantizer] = list(self.quantizers)  # type: ignore[arg-type]
         vectors = [q.lookup(c.to(q.codebook.device)) for q, c in zip(quantizers, grids.grids, strict=True)]
-        return self.denormalise(self._decode_vectors(vectors), num_samples=grids.num_samples)
+        return self.denormalise(self.decode_vectors(vectors), num_samples=grids.num_samples)
 
     def decode(self, grids: CodeGrids) -> torch.Tensor:
         """Codes -> waveform (B, T) with T = ``grids.num_samples``."""
