@@ -25,14 +25,16 @@ register_model(
     top_channels=[64],
     top_strides=[[2, 2]],
     codebook_sizes=[512, 512],
+    phase="decoded",
     **_WIDTHS,
 )(Codec)
 
 register_model(
     "vqvae_default",
     task="codec",
-    description="spectrolab default: 2x512x256 mel-IF (n_fft 1024, hop 256), one 32x16 grid of 1024 codes",
+    description="spectrolab default: 2x512x256 mel-IF (n_fft 1024, hop 256), one 32x16 grid of 1024 codes, peak phase",
     representation=MelIFConfig.fast().to_dict(),
     codebook_sizes=[1024],
+    phase="peaks",
     **_WIDTHS,
 )(Codec)

@@ -20,14 +20,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spectrolab.audio import functional as F_audio
 from spectrolab.audio.representations import MelIF, as_batch, representation_from_config
 from spectrolab.codec.codegrid import CodeGrid, CodeGrids
+from spectrolab.codec.phase import peak_locked_phase
 from spectrolab.codec.quantizer import QuantizerOutput, VectorQuantizer
 from spectrolab.errors import ConfigError
 
-# Decoded log-mel power is clamped to this (a full-scale sinusoid gives about 11) so an untrained decoder's
-# outliers cannot overflow ``exp`` in the inverse.
-MAX_LOG_POWER = 20.0
+PHASES = ("decoded", "peaks")
 
 
 def _check_strides(strides: Sequence[Sequence[int]], what: str) -> list[tuple[int, int]]:
@@ -130,6 +130,8 @@ class Codec(nn.Module):
         res_blocks: residual blocks after each encoder and before each decoder.
         norm_shift, norm_scale: log-mel normalisation ``(x - shift) / scale``.
         decay, restart_threshold, kmeans_init: :class:`VectorQuantizer` options.
+        phase: how decoding recovers phase: ``"decoded"`` integrates the decoded IF channel (GANSynth, NOTONO);
+            ``"peaks"`` derives it from the decoded magnitude (:func:`~spectrolab.codec.phase.peak_locked_phase`).
     """
 
     def __init__(
@@ -148,8 +150,12 @@ class Codec(nn.Module):
         decay: float = 0.95,
         restart_threshold: float = 0.5,
         kmeans_init: bool = True,
+        phase: str = "decoded",
     ) -> None:
         super().__init__()
+        if phase not in PHASES:
+            raise ConfigError(f"phase={phase!r}: expected one of {PHASES}")
+        self.phase = phase
         rep = representation_from_config(representation)
         if not isinstance(rep, MelIF):
             raise ConfigError(f"the codec needs a mel_if representation, got {representation.get('kind')!r}")
@@ -235,15 +241,37 @@ class Codec(nn.Module):
 
     def synthesise(self, spec: torch.Tensor, *, num_samples: int) -> torch.Tensor:
         """Normalised spectrogram (B, 2, n_mels, N') -> waveform (B, num_samples)."""
-        return self.representation.inverse(self.denormalise(spec, num_samples=num_samples), length=num_samples)
+        return self.invert(self.denormalise(spec, num_samples=num_samples), num_samples=num_samples)
+
+    def invert(self, spec: torch.Tensor, *, num_samples: int) -> torch.Tensor:
+        """Spectrogram (B, 2, n_mels, N) in representation units -> waveform (B, num_samples), by ``phase``."""
+        rep = self.representation
+        if self.phase == "decoded":
+            return rep.inverse(spec, length=num_samples)
+        config = rep.config
+        magnitude = (rep.unwarp @ (spec[:, 0].exp() - config.log_eps)).clamp_min(0.0).sqrt()
+        phase = peak_locked_phase(magnitude, n_fft=config.n_fft, hop_length=config.hop_length)
+        linear = torch.polar(magnitude, phase)
+        linear = torch.cat([linear, torch.zeros_like(linear[:, :1])], dim=1)
+        window = rep.window
+        return F_audio.istft(
+            linear, n_fft=config.n_fft, hop_length=config.hop_length, window=window, length=num_samples
+        )
+
+    @property
+    def max_log_power(self) -> float:
+        """Ceiling of decoded log-mel power: a full-scale sinusoid's, ``log((n_fft / 4) ** 2)``, plus one.
+
+        Overshooting peaks of the decoder would otherwise dominate the decoded audio's energy.
+        """
+        return float(2 * np.log(self.representation.config.n_fft / 4) + 1.0)
 
     def denormalise(self, spec: torch.Tensor, *, num_samples: int) -> torch.Tensor:
         """Normalised (B, 2, n_mels, N') -> representation units, cropped to the frames of ``num_samples``."""
         frames = self.representation.num_frames(num_samples)
         spec = spec[..., :frames]
-        log_mel = (spec[:, :1] * self.norm_scale + self.norm_shift).clamp(
-            float(np.log(self.representation.config.log_eps)), MAX_LOG_POWER
-        )
+        config = self.representation.config
+        log_mel = (spec[:, :1] * self.norm_scale + self.norm_shift).clamp(np.log(config.log_eps), self.max_log_power)
         return torch.cat([log_mel, spec[:, 1:].clamp(-1.0, 1.0)], dim=1)
 
     # -- the network -----------------------------------------------------------------------------------------
@@ -291,7 +319,7 @@ class Codec(nn.Module):
 
     def decode(self, grids: CodeGrids) -> torch.Tensor:
         """Codes -> waveform (B, T) with T = ``grids.num_samples``."""
-        return self.representation.inverse(self.decode_spec(grids), length=grids.num_samples)
+        return self.invert(self.decode_spec(grids), num_samples=grids.num_samples)
 
     def _check(self, grids: CodeGrids) -> None:
         if grids.sample_rate != self.sample_rate:

@@ -228,6 +228,7 @@ def _trainer(config: CodecTrainConfig, out: Path, checkpoint: ModelCheckpoint) -
         log_every_n_steps=10,
         default_root_dir=out,
         enable_model_summary=False,
+        num_sanity_val_steps=0,
     )
 
 
