@@ -103,10 +103,16 @@ def run_benchmark(root: Path, args: argparse.Namespace) -> None:
     def librosa_workers() -> Iterable[Any]:
         return DataLoader(LibrosaFeatures(waves, indices), **loader)
 
+    for i in indices:  # read every file once, so that no peer pays for a cold disk cache
+        waves.audio_path(i).read_bytes()
     ours = logmel(waves[indices[0]]["input"])[0, 0].numpy()
     reference = librosa_logmel(waves.audio_path(indices[0]))
+    loud = reference > reference.max() - 80.0
     print(f"{count} notes from {root}/nsynth-{args.split}, batch {args.batch_size}, {args.workers} workers")
-    print(f"largest |ours - librosa| on one note: {np.abs(ours - reference).max():.2e} dB")
+    print(
+        f"|ours - librosa| on one note: largest {np.abs(ours - reference).max():.2e} dB, "
+        f"largest within 80 dB of the peak {np.abs(ours - reference)[loud].max():.2e} dB"
+    )
     librosa_loop_rate = rate(librosa_loop, count)
     rates = {
         "librosa, one process": librosa_loop_rate,
