@@ -164,6 +164,7 @@ def test_render_layout_keys_and_labels(tiny):
     assert programs == {"train": {0, 24, 33, 40, 68}, "valid": {25}, "test": {26}}  # disjoint by program
     assert manifest["splits"] == {s: sorted(p) for s, p in programs.items()}
     assert manifest["skipped_programs"] == [10]
+    assert all(p.stat().st_mode & 0o044 == 0o044 for p in [tiny, *tiny.rglob("*")][:20])  # readable by others
     # Oboe at pitch 21 is silent in TimGM6mb: 2 notes dropped out of 7 programs x 3 pitches x 2 velocities.
     assert manifest["silent_dropped"] == 2 and sum(len(e) for e in examples.values()) == 40
     for split, split_examples in examples.items():
@@ -292,8 +293,12 @@ def test_dataset_representation_batches(tiny):
 
 def test_dataset_filters_and_label_maps(tiny):
     guitars = NSynthDataset(tiny, "train", filters={"instrument_family_str": {"guitar"}})
-    assert len(guitars) == 6 and guitars.values("instrument") == [24]
-    strings = NSynthDataset(tiny, "train", filters={"instrument_family_str": {"bass", "string"}, "velocity": {127}})
+    assert len(guitars) == 6 and guitars.values("instrument_family") == [3]
+    with pytest.raises(ConfigError, match="'instrument' is not one of this dataset's fields"):
+        guitars.values("instrument")
+    strings = NSynthDataset(
+        tiny, "train", fields=("velocity",), filters={"instrument_family_str": {"bass", "string"}, "velocity": {127}}
+    )
     assert len(strings) == 6 and strings.values("velocity") == [127]
     labels = {0: 0, 40: 1}
     mapped = NSynthDataset(tiny, "train", fields=("instrument",), label_maps={"instrument": labels})

@@ -234,6 +234,14 @@ def _write_outputs(tmp: Path, config: RenderConfig, splits: dict[int, str], resu
     return manifest
 
 
+def _open_permissions(tree: Path) -> None:
+    """Give the temporary tree (made private by mkdtemp/mkstemp) the permissions the umask gives new files."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [tree, *tree.rglob("*")]:
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+
+
 def _move_into_place(tmp: Path, out_dir: Path, *, force: bool) -> None:
     if out_dir.exists():
         if not force:
@@ -273,6 +281,7 @@ def render_nsynth(
                 results.append(result)
                 bar.update(per_task)
         manifest = _write_outputs(tmp, config, splits, results)
+        _open_permissions(tmp)
         _move_into_place(tmp, out_dir, force=force)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
