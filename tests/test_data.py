@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import librosa
 import numpy as np
 import pytest
 import torch
@@ -376,3 +377,14 @@ def test_default_config_is_nsynth():
     assert config.pitches == NSYNTH_PITCHES == tuple(range(21, 109)) and config.velocities == (25, 50, 75, 100, 127)
     assert (config.sample_rate, config.duration, config.hold) == (16000, 4.0, 3.0)
     assert config.mapped == tuple(sorted(GM_TO_NSYNTH)) and config.skipped == ()
+
+
+@pytest.mark.parametrize(
+    "note_str", ["keyboard_acoustic_000-060-127", "bass_electronic_033-060-025", "string_acoustic_040-096-127"]
+)
+def test_rendered_pitch_matches_label(tiny, note_str):
+    """YIN's median f0 over the held part is within 0.3 semitone of the labelled MIDI pitch."""
+    wave = io.load(split_dir(tiny, "train") / "audio" / f"{note_str}.wav")[0, :32000].numpy()
+    f0 = float(np.median(librosa.yin(wave, fmin=50, fmax=4000, sr=16000, frame_length=2048)))
+    pitch = int(note_str.split("-")[1])
+    assert 12 * np.log2(f0 / 440.0) + 69 == pytest.approx(pitch, abs=0.3)
