@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from spectrolab.audio import io
 from spectrolab.audio.representations import LogMel
 from spectrolab.cli import main as cli_main
+from spectrolab.data import nsynth_render
 from spectrolab.data.gm import GM_TO_NSYNTH
 from spectrolab.data.nsynth import NSYNTH_FAMILIES, NSYNTH_KEYS, NSynthDataset, read_examples, split_dir
 from spectrolab.data.nsynth_render import (
@@ -388,3 +389,17 @@ def test_rendered_pitch_matches_label(tiny, note_str):
     f0 = float(np.median(librosa.yin(wave, fmin=50, fmax=4000, sr=16000, frame_length=2048)))
     pitch = int(note_str.split("-")[1])
     assert 12 * np.log2(f0 / 440.0) + 69 == pytest.approx(pitch, abs=0.3)
+
+
+def test_failed_render_leaves_nothing_behind(tmp_path, monkeypatch):
+    def fail(task):
+        raise RuntimeError("synthesiser crashed")
+
+    monkeypatch.setattr(nsynth_render, "_render_program", fail)
+    with pytest.raises(RuntimeError, match="crashed"):
+        render_nsynth(TINY, tmp_path / "out", workers=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_data_subcommand_is_registered():
+    assert "spectrolab.cli.data" in cli_main.SUBCOMMANDS
