@@ -147,6 +147,11 @@ def test_choose_notes_covers_every_pitch_first():
     )
 
 
+def test_render_config_is_canonical():
+    config = RenderConfig(programs=[40, 0, 40], pitches=(60, 21), velocities=(127, 25, 127))
+    assert (config.programs, config.pitches, config.velocities) == ((0, 40), (21, 60), (25, 127))
+
+
 def test_render_config_errors():
     with pytest.raises(ConfigError, match="none is mapped"):
         RenderConfig(programs=(10, 47))

@@ -68,9 +68,11 @@ class RenderConfig:
     hold: float = 3.0
 
     def __post_init__(self) -> None:
-        for name, values in (("programs", self.programs), ("pitches", self.pitches), ("velocities", self.velocities)):
+        for name in ("programs", "pitches", "velocities"):
+            values = tuple(sorted({int(v) for v in getattr(self, name)}))
             if not values:
                 raise ConfigError(f"{name}: the selection is empty")
+            object.__setattr__(self, name, values)  # canonical: sorted, unique
         NoteSpec(program=max(self.programs), pitch=max(self.pitches), velocity=max(self.velocities))
         NoteSpec(program=min(self.programs), pitch=min(self.pitches), velocity=min(self.velocities))
         if not self.mapped:
