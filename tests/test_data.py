@@ -27,7 +27,7 @@ from spectrolab.data.nsynth_render import (
     render_nsynth,
 )
 from spectrolab.data.ranges import parse_int_spec
-from spectrolab.data.soundfont import TEST_SOUNDFONT
+from spectrolab.data.soundfont import TEST_SOUNDFONT, NoteRenderer, NoteSpec, is_silent, normalize_loudness
 from spectrolab.errors import ConfigError, DataError, OutputExistsError
 
 # Piano, three guitars (one family of 3 -> one per split), finger bass, violin, oboe (TimGM6mb renders it silent
@@ -88,6 +88,23 @@ def test_parse_int_spec_errors(spec, message):
     with pytest.raises(ConfigError, match="--pitches") as err:
         parse_int_spec(spec, name="--pitches", low=0, high=127)
     assert message in str(err.value)
+
+
+# --- soundfont renderer -----------------------------------------------------------------------------------------
+
+
+def test_renderer_is_deterministic_float_and_silent_out_of_range(renderer):
+    notes = (NoteSpec(0, 60, 100), NoteSpec(24, 52, 75))
+    with NoteRenderer(TEST_SOUNDFONT) as a, NoteRenderer(TEST_SOUNDFONT) as b:
+        first, second = ([r.render(n) for n in notes] for r in (a, b))
+    assert all(np.array_equal(x, y) for x, y in zip(first, second, strict=True))  # same sequence, same samples
+    assert first[1].dtype == np.float32 and first[1].shape == (64000,)
+    assert not np.allclose(first[1] * 32768, np.round(first[1] * 32768))  # float output, not 16-bit
+    # A renderer's history only touches the first block (64 samples) of the next note.
+    assert np.array_equal(renderer.render(notes[1])[64:], first[1][64:])
+    silent = renderer.render(NoteSpec(68, 21, 127))  # TimGM6mb's oboe has no sample this low: exact zeros
+    assert not silent.any() and is_silent(silent) and not is_silent(first[1])
+    assert np.array_equal(normalize_loudness(silent), silent)
 
 
 # --- GM table, splits, note choice -----------------------------------------------------------------------------
