@@ -7,9 +7,10 @@ Peers, measured in the same run on the same notes:
 * ours, log-mel per note inside the DataLoader workers (``NSynthDataset(representation=LogMel())``);
 * ours, waveforms from the workers and log-mel on each batch in the main process.
 
-Features are the tagging front end (16 kHz, n_fft 512, hop 256, 96 mels up to 8 kHz, power dB); the script
-also prints the largest difference between ours and librosa's in dB. Without ``--data`` it renders a small
-NSynth-format dataset from TimGM6mb into a temporary folder first.
+Every process uses one thread (torch and BLAS): with more, librosa's mel matrix product slows down up to
+50x on a busy 2-core machine. Features are the tagging front end (16 kHz, n_fft 512, hop 256, 96 mels up to
+8 kHz, power dB); the script also prints the largest difference between ours and librosa's in dB. Without
+``--data`` it renders a small NSynth-format dataset from TimGM6mb into a temporary folder first.
 
     PYTHONPATH=src python benchmarks/bench_dataloader.py [--data /tmp/nsynth-fluidr3] [--examples 512]
 """
@@ -26,6 +27,7 @@ from typing import Any
 import librosa
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from spectrolab.audio.representations import LogMel, LogMelConfig
@@ -130,4 +132,5 @@ def run_benchmark(root: Path, args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    main()
+    with threadpool_limits(limits=1):  # one BLAS thread per process for every peer (oversubscription costs 50x)
+        main()
