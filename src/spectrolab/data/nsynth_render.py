@@ -214,7 +214,9 @@ def _run_tasks(tasks: list[_ProgramTask], *, workers: int) -> Iterator[_ProgramR
         yield from pool.imap_unordered(_render_program, tasks)
 
 
-def _write_outputs(tmp: Path, config: RenderConfig, splits: dict[int, str], results: list[_ProgramResult]) -> dict:
+def _write_outputs(
+    tmp: Path, config: RenderConfig, splits: dict[int, str], results: list[_ProgramResult]
+) -> dict[str, Any]:
     """Write each split's examples.json and the manifest; return the manifest."""
     notes: Counter[str] = Counter()
     for split in SPLITS:
