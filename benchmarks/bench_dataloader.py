@@ -4,6 +4,7 @@ Peers, measured in the same run on the same notes:
 
 * librosa, one process: ``librosa.load`` + ``librosa.feature.melspectrogram`` + ``librosa.power_to_db`` per note;
 * librosa in a DataLoader with the same number of workers (so the comparison isolates the feature code);
+* ours, one process: ``NSynthDataset(representation=LogMel())[i]`` in a loop;
 * ours, log-mel per note inside the DataLoader workers (``NSynthDataset(representation=LogMel())``);
 * ours, waveforms from the workers and log-mel on each batch in the main process.
 
@@ -93,6 +94,9 @@ def run_benchmark(root: Path, args: argparse.Namespace) -> None:
     in_workers = Subset(NSynthDataset(root, args.split, representation=logmel, fields=("pitch",)), indices)
     loader = {"batch_size": args.batch_size, "num_workers": args.workers}
 
+    def ours_loop() -> Iterable[Any]:
+        return (in_workers[i] for i in range(count))
+
     def ours_in_workers() -> Iterable[Any]:
         return DataLoader(in_workers, **loader)
 
@@ -119,6 +123,7 @@ def run_benchmark(root: Path, args: argparse.Namespace) -> None:
     rates = {
         "librosa, one process": librosa_loop_rate,
         f"librosa, DataLoader {args.workers} workers": rate(librosa_workers, count),
+        "ours, one process": rate(ours_loop, count),
         f"ours, log-mel in {args.workers} workers": rate(ours_in_workers, count),
         f"ours, {args.workers} workers + batched log-mel": rate(ours_batched, count),
     }
@@ -126,6 +131,7 @@ def run_benchmark(root: Path, args: argparse.Namespace) -> None:
         print(f"{name:42s} {value:8.1f} examples/s   x{value / librosa_loop_rate:5.2f} vs librosa loop")
     best = max(rates[k] for k in rates if k.startswith("ours"))
     same_workers = rates[f"librosa, DataLoader {args.workers} workers"]
+    print(f"ratio ours / librosa, one process each: {rates['ours, one process'] / librosa_loop_rate:.2f}")
     print(f"ratio ours (best) / librosa loop: {best / librosa_loop_rate:.2f}")
     print(f"ratio ours (best) / librosa with the same workers: {best / same_workers:.2f}")
 
