@@ -250,8 +250,11 @@ def test_attention_sequence_lengths(notes):
     cnnsa = create_model("cnnsa")
     features = cnnsa.layers(cnnsa.frontend(chunk(notes, cnnsa.input_length, batch=1)))
     assert features.shape == (1, 256, 1, 118)
+    assert cnnsa.num_tokens(cnnsa.input_length) == 119
+    assert cnnsa.num_tokens(16000 * 89) == 697  # 89 s still fits the 700 positions, 90 s does not
     mtt = create_model("music_tagging_transformer")
     assert mtt.conv(mtt.frontend(chunk(notes, mtt.input_length, batch=1))).shape == (1, 128, 16, 107)
+    assert mtt.num_tokens(mtt.input_length) == 108
 
 
 def test_position_embeddings_and_cls_token_are_used(notes):
@@ -272,8 +275,10 @@ def test_bad_inputs_raise_clear_errors(notes):
         create_model("fcn")(notes[:, :16000])
     with pytest.raises(ConfigError, match="num_classes"):
         create_model("short_chunk_cnn", num_classes=0)
-    with pytest.raises(ConfigError, match="position embeddings"):
-        create_model("cnnsa").eval()(torch.zeros(1, 16000 * 100))
+    with pytest.raises(ConfigError, match="700 position embeddings"):
+        create_model("cnnsa").eval()(torch.zeros(1, 16000 * 90))
+    with pytest.raises(ConfigError, match="513 position embeddings"):
+        create_model("music_tagging_transformer").eval()(torch.zeros(1, 22050 * 48))
 
 
 def test_save_and_load_model_dir_round_trip(tmp_path, notes):
