@@ -11,6 +11,7 @@ compute per second of audio. The reference column is the parameter count of the 
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 from functools import lru_cache
@@ -82,6 +83,7 @@ def table(repeats: int) -> str:
         "| model | input (s) | sample rate (Hz) | input features | parameters | reference code | CPU s / audio s |",
         "|---|---:|---:|---|---:|---:|---:|",
     ]
+    load = os.getloadavg()[0]
     for name in list_models(task="tagging"):
         model = create_model(name, num_classes=NUM_CLASSES).eval()
         wave = render_audio(model.sample_rate, model.input_length)
@@ -95,8 +97,9 @@ def table(repeats: int) -> str:
     header = (
         "# Tagging models\n\n"
         f"{NUM_CLASSES} classes; forward time on CPU ({platform.processor() or platform.machine()}, "
-        f"torch {torch.__version__}, 1 thread, batch 1, best of {repeats}), in seconds of compute per second "
-        "of audio. Written by `scripts/tagging_model_table.py`.\n\n"
+        f"{os.cpu_count()} cores, 1-minute load average {load:.1f} when timing began, torch {torch.__version__}, "
+        f"1 thread, batch 1, best of {repeats}), in seconds of compute per second of audio: a busy machine "
+        "inflates it. Written by `scripts/tagging_model_table.py`.\n\n"
     )
     return header + "\n".join(rows) + f"\n\n{NOTES}\n"
 
