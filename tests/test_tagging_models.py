@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import huggingface_hub.constants
+import librosa
 import numpy as np
 import pytest
 import timm
@@ -338,3 +339,23 @@ def test_pretrained_without_file_or_network_says_to_pass_a_file(monkeypatch):
 def test_missing_pretrained_file_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="no such file"):
         create_model("timm/convnext_atto", pretrained_file=str(tmp_path / "missing.safetensors"))
+
+
+def test_mel_front_end_matches_librosa(notes):
+    frontend = create_model("fcn").frontend.eval()  # fresh BatchNorm: (x - 0) / sqrt(1 + eps)
+    wave = notes[:1, :32000]
+    with torch.no_grad():
+        ours = frontend(wave)[0, 0] * math.sqrt(1 + frontend.bn.eps)
+    mel = librosa.feature.melspectrogram(
+        y=wave[0].double().numpy(), sr=16000, n_fft=512, hop_length=256, n_mels=96, fmax=8000, pad_mode="constant"
+    )
+    expected = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
+    np.testing.assert_allclose(ours.numpy(), expected, atol=2e-2)
+
+
+@pytest.mark.parametrize("name", ["harmonic_cnn", "short_chunk_resnet"])
+def test_buffers_follow_the_module_dtype(name, notes):
+    model = create_model(name).eval().double()
+    with torch.no_grad():
+        logits = model(chunk(notes, model.input_length, batch=1).double())
+    assert logits.dtype == torch.float64
