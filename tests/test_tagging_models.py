@@ -274,6 +274,8 @@ def test_position_embeddings_and_cls_token_are_used(notes):
 def test_bad_inputs_raise_clear_errors(notes):
     with pytest.raises(ConfigError, match="exactly 464000 samples"):
         create_model("fcn")(notes[:, :16000])
+    with pytest.raises(ConfigError, match="at least 73472 samples"):
+        create_model("harmonic_cnn")(notes[:, :73471])
     with pytest.raises(ConfigError, match="num_classes"):
         create_model("short_chunk_cnn", num_classes=0)
     with pytest.raises(ConfigError, match="700 position embeddings"):
