@@ -323,12 +323,18 @@ def test_timm_adaptation_of_rgb_224_weights_to_one_channel_spectrogram(tmp_path,
         torch.testing.assert_close(model(chunk(notes, model.input_length)), heads)
 
 
-def test_timm_adaptation_of_cnn_stem_from_pth(tmp_path):
+def test_timm_adaptation_of_cnn_stem_from_pth(tmp_path, notes):
     source = timm.create_model("convnext_atto", pretrained=False)
     state = source.state_dict()
     path = tmp_path / "convnext_atto.pth"
     torch.save(state, path)
-    model = create_model("timm/convnext_atto", num_classes=4, pretrained_file=str(path))
+    model = create_model("timm/convnext_atto", num_classes=4, pretrained_file=str(path)).eval()
+    save_model_dir(model, tmp_path / "finetuned")
+    path.unlink()  # the saved model no longer needs the ImageNet file
+    loaded = load_model_dir(tmp_path / "finetuned").model
+    wave = chunk(notes, model.input_length)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(wave), model(wave))
     torch.testing.assert_close(model.backbone.stem[0].weight, state["stem.0.weight"].sum(1, keepdim=True))
     torch.testing.assert_close(
         model.backbone.stages[2].blocks[0].conv_dw.weight, state["stages.2.blocks.0.conv_dw.weight"]
