@@ -256,8 +256,7 @@ def test_render_refuses_existing_output_and_replaces_with_force(tiny, tmp_path):
 
 
 @pytest.fixture
-def cli(monkeypatch):
-    monkeypatch.setattr(cli_main, "SUBCOMMANDS", ("spectrolab.cli.data",))
+def cli():
     return cli_main.main
 
 
