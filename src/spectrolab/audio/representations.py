@@ -119,7 +119,6 @@ class LogMel(Representation):
 
     config: LogMelConfig
     filterbank: torch.Tensor
-    pinv: torch.Tensor
 
     def __init__(self, config: LogMelConfig | None = None) -> None:
         super().__init__(config or LogMelConfig())
@@ -134,7 +133,6 @@ class LogMel(Representation):
             norm=c.norm,
         )
         self.register_buffer("filterbank", fb, persistent=False)
-        self.register_buffer("pinv", torch.linalg.pinv(fb), persistent=False)
 
     def frequencies(self) -> torch.Tensor:
         c = self.config
@@ -150,7 +148,8 @@ class LogMel(Representation):
         return db[:, None]
 
     def inverse(self, spec: torch.Tensor, *, length: int | None = None) -> torch.Tensor:
-        power = (self.pinv @ F.db_to_power(spec[:, 0])).clamp_min(0.0)
+        pinv = torch.linalg.pinv(self.filterbank)  # only inversion needs it; computed on demand
+        power = (pinv @ F.db_to_power(spec[:, 0])).clamp_min(0.0)
         c = self.config
         return F.griffin_lim(
             power.sqrt(), n_fft=c.n_fft, hop_length=c.hop_length, n_iter=c.griffin_lim_iters, length=length
