@@ -9,11 +9,13 @@ codec's or tagger's representation travels with its weights.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 from typing import Any, ClassVar, Literal
 
 import librosa
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from spectrolab.audio import functional as F
@@ -226,6 +228,15 @@ def _htk_warp_matrix(*, sample_rate: int, n_bins: int, n_mels: int) -> np.ndarra
     return np.maximum(0.0, np.minimum(rising, falling))
 
 
+@lru_cache(maxsize=8)
+def _warp_pair(sample_rate: int, n_bins: int, n_mels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The warp matrix and its least-squares inverse, computed once per configuration (a 1024^2 SVD)."""
+    warp = _htk_warp_matrix(sample_rate=sample_rate, n_bins=n_bins, n_mels=n_mels)
+    with threadpool_limits(1):  # one BLAS thread: many times faster than oversubscribed threads on small CPUs
+        unwarp = np.linalg.pinv(warp, rcond=1e-6)
+    return torch.from_numpy(warp).float(), torch.from_numpy(unwarp).float()
+
+
 class MelIF(Representation):
     """Log-mel magnitude and mel-warped IF -> (B, 2, n_mels, N); inverse without Griffin-Lim.
 
@@ -242,9 +253,9 @@ class MelIF(Representation):
     def __init__(self, config: MelIFConfig | None = None) -> None:
         super().__init__(config or MelIFConfig())
         c = self.config
-        warp = _htk_warp_matrix(sample_rate=c.sample_rate, n_bins=c.n_fft // 2, n_mels=c.n_mels)
-        self.register_buffer("warp", torch.from_numpy(warp).float(), persistent=False)
-        self.register_buffer("unwarp", torch.from_numpy(np.linalg.pinv(warp, rcond=1e-6)).float(), persistent=False)
+        warp, unwarp = _warp_pair(c.sample_rate, c.n_fft // 2, c.n_mels)
+        self.register_buffer("warp", warp.clone(), persistent=False)
+        self.register_buffer("unwarp", unwarp.clone(), persistent=False)
 
     def frequencies(self) -> torch.Tensor:
         mel = _htk_mel_edges(sample_rate=self.config.sample_rate, n_mels=self.config.n_mels)[1:-1]
