@@ -163,7 +163,7 @@ def pitch_covering(pitches: Sequence[int], count: int, *, seed: int) -> list[int
 
 def load_notes(root: str | Path, split: str, *, count: int, sample_rate: int, seed: int) -> tuple[torch.Tensor, dict]:
     """Waveforms (count', T) of up to ``count`` notes of ``split`` covering every pitch, and their recipe."""
-    dataset = NSynthDataset(root, split, fields=(), sample_rate=sample_rate)
+    dataset = NSynthDataset(root, split, fields=("pitch", "instrument"), sample_rate=sample_rate)
     if len(dataset) == 0:
         raise DataError(f"{root}: split '{split}' holds no notes")
     pitches = [example["pitch"] for example in dataset.examples]
@@ -214,7 +214,11 @@ class CodecTrainResult:
     best_mel_lsd: float | None
 
 
-def _trainer(config: CodecTrainConfig, out: Path, checkpoint: ModelCheckpoint) -> L.Trainer:
+def _trainer(config: CodecTrainConfig, out: Path, best: ModelCheckpoint) -> L.Trainer:
+    # ``last.ckpt`` (for --resume) is rewritten every validation, whether or not the score improved.
+    latest = ModelCheckpoint(
+        dirpath=out / "checkpoints", filename="last", every_n_train_steps=config.val_every, enable_version_counter=False
+    )
     return L.Trainer(
         accelerator="cpu",
         max_time=None if config.max_minutes is None else timedelta(minutes=config.max_minutes),
@@ -223,7 +227,7 @@ def _trainer(config: CodecTrainConfig, out: Path, checkpoint: ModelCheckpoint) -
         gradient_clip_val=1.0,
         val_check_interval=config.val_every,
         check_val_every_n_epoch=None,
-        callbacks=[checkpoint, CodecMediaLogger()],
+        callbacks=[best, latest, CodecMediaLogger()],
         logger=[TensorBoardLogger(out, name="logs", version=""), CSVLogger(out, name="logs", version="")],
         log_every_n_steps=10,
         default_root_dir=out,
@@ -258,7 +262,9 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
     crops = RandomCrops(train_waves, num_samples=crop_samples(codec, config.crop_seconds))
     train_loader = DataLoader(crops, batch_size=config.batch_size, shuffle=True, drop_last=True)
     val_loader = DataLoader(TensorDataset(val_waves), batch_size=config.val_notes, collate_fn=_stack_first)
-    checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", monitor="val/mel_lsd", mode="min", save_last=True)
+    checkpoint = ModelCheckpoint(
+        dirpath=out / "checkpoints", filename="best-{step}", monitor="val/mel_lsd", mode="min", save_top_k=1
+    )
     trainer = _trainer(config, out, checkpoint)
     start = time.perf_counter()
     trainer.fit(module, train_loader, val_loader, ckpt_path=config.resume)
