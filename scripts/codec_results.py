@@ -76,7 +76,7 @@ def codec_row(codec: Codec, directory: Path, waves: torch.Tensor, name: str) -> 
         "bitrate": grids[0].bitrate,
         **distortion(waves, decoded, codec.sample_rate),
         "codes": "; ".join(usage),
-        "budget": f"{budget.get('steps', '?')} steps, {budget.get('seconds', 0) / 60:.0f} min" if budget else "",
+        "budget": f"{budget['steps']} steps" if budget else "",
         "latency": latency,
     }
 
@@ -92,7 +92,7 @@ def markdown(rows: list[dict], *, notes: int, data: str, threads: int) -> str:
         f"Latency: encode + decode of one 4 s note, audio to audio, {threads} thread(s), mean of 5.",
         "",
         "| model | bit/s | spectral convergence | LSD (dB) | mel LSD (dB) | MR-STFT | perplexity / unused codes "
-        "| training budget | latency (ms) |",
+        "| training steps | latency (ms) |",
         "|---|---:|---:|---:|---:|---:|---|---|---:|",
     ]
     for r in rows:

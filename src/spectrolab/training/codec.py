@@ -21,7 +21,7 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, Timer
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
@@ -236,6 +236,12 @@ def _trainer(config: CodecTrainConfig, out: Path, best: ModelCheckpoint) -> L.Tr
     )
 
 
+def _train_seconds(trainer: L.Trainer) -> float | None:
+    """Training time of the run and of the runs it resumed (Lightning's timer), when a budget was set."""
+    timers = [c for c in trainer.callbacks if isinstance(c, Timer)]  # type: ignore[attr-defined]
+    return round(timers[0].time_elapsed("train"), 1) if timers else None
+
+
 def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
     """Train ``config.preset`` on ``config.data``; export the best weights to ``config.out/model``."""
     out = Path(config.out)
@@ -276,7 +282,12 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
     metadata = {
         "train_config": asdict(config),
         "data": {"train": train_recipe, "valid": val_recipe},
-        "budget": {"steps": trainer.global_step, "seconds": round(seconds, 1), "threads": config.threads},
+        "budget": {
+            "steps": trainer.global_step,
+            "seconds": round(seconds, 1),
+            "train_seconds_total": _train_seconds(trainer),
+            "threads": config.threads,
+        },
         "parameters": count_parameters(codec),
         "best_val_mel_lsd": None if best_score is None else float(best_score),
     }
