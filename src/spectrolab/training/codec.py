@@ -275,15 +275,18 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
     start = time.perf_counter()
     trainer.fit(module, train_loader, val_loader, ckpt_path=config.resume)
     seconds = time.perf_counter() - start
+    best_step = trainer.global_step
     if checkpoint.best_model_path:
         best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
         module.load_state_dict(best["state_dict"])
+        best_step = int(best["global_step"])
     best_score = checkpoint.best_model_score
     metadata = {
         "train_config": asdict(config),
         "data": {"train": train_recipe, "valid": val_recipe},
         "budget": {
             "steps": trainer.global_step,
+            "exported_step": best_step,
             "seconds": round(seconds, 1),
             "train_seconds_total": _train_seconds(trainer),
             "threads": config.threads,
