@@ -246,3 +246,4 @@ def representation_from_config(config: dict[str, Any] | RepresentationConfig) ->
     if unknown:
         raise ConfigError(f"unknown {kind} options: {sorted(unknown)}")
     return module_cls(config_cls(**values))  # type: ignore[call-arg]
+
