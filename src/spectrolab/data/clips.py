@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from spectrolab.audio.io import atomic_write_bytes, save
+from spectrolab.data.gm import GM_TO_NSYNTH
+from spectrolab.data.nsynth import NSYNTH_FAMILIES
 from spectrolab.data.soundfont import find_soundfont, normalize_loudness
 from spectrolab.errors import ConfigError, DataError, OutputExistsError
 
@@ -34,22 +36,11 @@ SPLITS: tuple[str, ...] = ("train", "valid", "test")
 METADATA_NAME = "metadata.csv"
 LABELS_NAME = "labels.json"
 
-# General-MIDI programs (0-based) whose NSynth instrument family is clear. Ambiguous ones (accordions,
-# harmonica, timpani, orchestra hit, synth pads and effects, ethnic, percussive) are not used.
+# The GM programs of each NSynth family, from the table in spectrolab.data.gm (ambiguous programs are left out).
 FAMILY_PROGRAMS: dict[str, tuple[int, ...]] = {
-    "bass": (32, 33, 34, 35, 36, 37, 38, 39),
-    "brass": (56, 57, 58, 59, 60, 61, 62, 63),
-    "flute": (72, 73, 74, 75, 76, 77, 78, 79),
-    "guitar": (24, 25, 26, 27, 28, 29, 30, 31),
-    "keyboard": (0, 1, 2, 3, 4, 5, 6, 7),
-    "mallet": (8, 9, 10, 11, 12, 13, 14, 15),
-    "organ": (16, 17, 18, 19, 20),
-    "reed": (64, 65, 66, 67, 68, 69, 70, 71),
-    "string": (40, 41, 42, 43, 44, 45, 48, 49, 50, 51),
-    "synth_lead": (80, 81, 82, 83, 84, 85, 86, 87),
-    "vocal": (52, 53, 54),
+    family: tuple(sorted(p for p, info in GM_TO_NSYNTH.items() if info.family == family)) for family in NSYNTH_FAMILIES
 }
-FAMILIES: tuple[str, ...] = tuple(sorted(FAMILY_PROGRAMS))
+FAMILIES: tuple[str, ...] = NSYNTH_FAMILIES
 MODES: tuple[str, ...] = ("major", "minor")
 TEMPOS: tuple[str, ...] = ("slow", "medium", "fast")
 LABELS: tuple[str, ...] = (*FAMILIES, *MODES, *TEMPOS, "drums")

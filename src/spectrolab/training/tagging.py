@@ -25,9 +25,11 @@ from torch.utils.data import DataLoader
 from torchmetrics.aggregation import CatMetric
 
 from spectrolab.data.tracks import RandomChunks, SongBatch, SongChunks, TrackSet, collate_songs, load_tracks
+from spectrolab.errors import ModelError, OutputExistsError
 from spectrolab.models import count_parameters, create_model, save_model_dir
 from spectrolab.tag.aggregate import Aggregation, aggregate_segments
 from spectrolab.tag.metrics import accuracy, multilabel_scores
+from spectrolab.tag.predict import Tagger, load_tagger, tagger_from_model
 
 
 def monitored_metric(multilabel: bool) -> str:
@@ -85,7 +87,8 @@ class TaggerModule(L.LightningModule):
             scores, targets = scores[None], targets[None] if self.multilabel else targets
         result = multilabel_scores(scores, targets) if self.multilabel else accuracy(scores, targets)
         for name, value in result.as_dict().items():
-            self.log(f"val/{name}", value, prog_bar=True, rank_zero_only=False)
+            self.log(f"val/{name}", value, prog_bar=True)
+        self.log("val/tracks", float(scores.shape[0]))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.AdamW(
@@ -117,7 +120,9 @@ class TaggingDataModule(L.LightningDataModule):
         return load_tracks(self.root, split, target=self.target)
 
     def _songs(self, split: str) -> DataLoader[Any]:
-        songs = SongChunks(self.tracks(split), length=self.length, sample_rate=self.sample_rate, num_chunks=self.num_chunks)
+        songs = SongChunks(
+            self.tracks(split), length=self.length, sample_rate=self.sample_rate, num_chunks=self.num_chunks
+        )
         return DataLoader(
             songs, batch_size=self.eval_batch_size, num_workers=self.num_workers, collate_fn=collate_songs
         )
@@ -185,7 +190,7 @@ def _trainer(config: TrainConfig, out: Path, monitor: str) -> L.Trainer:
     checkpoint = ModelCheckpoint(
         dirpath=out / "checkpoints", monitor=monitor, mode="max", save_last=True, filename="best-{epoch}-{step}"
     )
-    stop = EarlyStopping(monitor=monitor, mode="max", patience=config.patience)
+    stop = EarlyStopping(monitor=monitor, mode="max", patience=config.patience, strict=False)
     return L.Trainer(
         accelerator=config.accelerator,
         devices=config.devices,
@@ -229,8 +234,6 @@ def train_tagger(config: TrainConfig) -> TrainResult:
     """Train ``config.model`` on ``config.data``; writes checkpoints, logs and the exported model under ``out``."""
     out = Path(config.out)
     if (out / "checkpoints").exists() and config.resume is None and not config.force:
-        from spectrolab.errors import OutputExistsError
-
         raise OutputExistsError(f"{out}: holds a training run; pass --resume CKPT to continue or --force")
     L.seed_everything(config.seed, workers=True, verbose=False)
     probe = create_model(config.model, num_classes=1, **config.model_args)
@@ -268,3 +271,18 @@ def train_tagger(config: TrainConfig) -> TrainResult:
         train_seconds=seconds,
         steps=trainer.global_step,
     )
+
+
+def tagger_from_checkpoint(path: str | os.PathLike[str]) -> Tagger:
+    """A :class:`~spectrolab.tag.predict.Tagger` from a Lightning checkpoint written by :func:`train_tagger`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such checkpoint")
+    module = TaggerModule.load_from_checkpoint(path, map_location="cpu")
+    metadata = {k: module.hparams[k] for k in ("labels", "multilabel", "aggregation")}
+    return tagger_from_model(module.model, metadata)
+
+
+def load_any_tagger(path: str | os.PathLike[str]) -> Tagger:
+    """A tagger from a model directory or a Lightning ``.ckpt`` file."""
+    return tagger_from_checkpoint(path) if Path(path).is_file() else load_tagger(path)
