@@ -31,19 +31,28 @@ class Tagger:
     aggregation: str = "mean"
 
 
+def model_int(model: nn.Module, name: str) -> int:
+    """The integer attribute ``name`` (``sample_rate``, ``input_length``, ``num_classes``) every tagger has."""
+    value = getattr(model, name, None)
+    if value is None:
+        raise ModelError(f"{type(model).__name__} has no '{name}'; it is not a tagging model")
+    return int(value)
+
+
 def tagger_from_model(model: nn.Module, metadata: dict[str, Any]) -> Tagger:
     """A :class:`Tagger` from a model and the metadata saved with it (``labels``, ``multilabel``)."""
     if "labels" not in metadata:
         raise ModelError("this model's metadata has no 'labels'; it is not a tagger trained by spectrolab")
     labels = list(metadata["labels"])
-    if len(labels) != model.num_classes:
-        raise ModelError(f"metadata has {len(labels)} labels but the model has {model.num_classes} outputs")
+    outputs = model_int(model, "num_classes")
+    if len(labels) != outputs:
+        raise ModelError(f"metadata has {len(labels)} labels but the model has {outputs} outputs")
     return Tagger(
         model=model.eval(),
         labels=labels,
         multilabel=bool(metadata.get("multilabel", True)),
-        sample_rate=int(model.sample_rate),
-        input_length=int(model.input_length),
+        sample_rate=model_int(model, "sample_rate"),
+        input_length=model_int(model, "input_length"),
         aggregation=str(metadata.get("aggregation", "mean")),
     )
 

@@ -29,7 +29,7 @@ from spectrolab.errors import ModelError, OutputExistsError
 from spectrolab.models import count_parameters, create_model, save_model_dir
 from spectrolab.tag.aggregate import Aggregation, aggregate_segments
 from spectrolab.tag.metrics import accuracy, multilabel_scores
-from spectrolab.tag.predict import Tagger, load_tagger, tagger_from_model
+from spectrolab.tag.predict import Tagger, load_tagger, model_int, tagger_from_model
 
 
 def monitored_metric(multilabel: bool) -> str:
@@ -216,7 +216,7 @@ def _export(config: TrainConfig, module: TaggerModule, trainer: L.Trainer, secon
     if best:
         module = TaggerModule.load_from_checkpoint(best, map_location="cpu")
     recipe_file = Path(config.data) / "labels.json"
-    metadata = {
+    metadata: dict[str, Any] = {
         "labels": module.hparams["labels"],
         "multilabel": module.multilabel,
         "aggregation": config.aggregation,
@@ -239,8 +239,8 @@ def train_tagger(config: TrainConfig) -> TrainResult:
     probe = create_model(config.model, num_classes=1, **config.model_args)
     data = TaggingDataModule(
         config.data,
-        length=probe.input_length,
-        sample_rate=probe.sample_rate,
+        length=model_int(probe, "input_length"),
+        sample_rate=model_int(probe, "sample_rate"),
         batch_size=config.batch_size,
         num_workers=config.num_workers,
         num_chunks=config.num_chunks,
