@@ -14,6 +14,7 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +198,7 @@ def _trainer(config: TrainConfig, out: Path, monitor: str) -> L.Trainer:
         strategy=config.strategy,
         max_epochs=config.max_epochs,
         max_steps=config.max_steps,
-        max_time=None if config.max_minutes is None else {"minutes": config.max_minutes},
+        max_time=None if config.max_minutes is None else timedelta(minutes=config.max_minutes),
         check_val_every_n_epoch=config.val_every_epochs,
         callbacks=[checkpoint, stop],
         logger=[TensorBoardLogger(out, name="logs", version=""), CSVLogger(out, name="logs", version="")],
