@@ -40,6 +40,16 @@ class TrackSet:
     def __len__(self) -> int:
         return len(self.files)
 
+    def spread(self, count: int | None) -> TrackSet:
+        """``count`` tracks evenly spread over the set (all if ``count`` is ``None`` or not smaller)."""
+        if count is None or count >= len(self):
+            return self
+        if count < 1:
+            raise ConfigError(f"need at least one track, got count={count}")
+        keep = np.linspace(0, len(self) - 1, count).round().astype(int).tolist()
+        files = [self.files[i] for i in keep]
+        return TrackSet(files, self.targets[keep], self.labels, self.multilabel, self.layout)
+
 
 def _clips(root: Path, split: str) -> TrackSet:
     from spectrolab.data.clips import read_clip_split

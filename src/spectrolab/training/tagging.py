@@ -98,7 +98,8 @@ class TaggerModule(L.LightningModule):
 
 
 class TaggingDataModule(L.LightningDataModule):
-    """Train on random chunks of ``length`` samples; validate/test on the chunks of whole tracks."""
+    """Train on random chunks of ``length`` samples; validate/test on the chunks of whole tracks (validation on
+    ``val_tracks`` tracks spread over the split, or all)."""
 
     def __init__(
         self,
@@ -111,8 +112,10 @@ class TaggingDataModule(L.LightningDataModule):
         num_workers: int = 0,
         num_chunks: int | None = None,
         target: str = "instrument_family",
+        val_tracks: int | None = None,
     ) -> None:
         super().__init__()
+        self.val_tracks = val_tracks
         self.root, self.length, self.sample_rate = Path(root), length, sample_rate
         self.batch_size, self.eval_batch_size, self.num_workers = batch_size, eval_batch_size, num_workers
         self.num_chunks, self.target = num_chunks, target
@@ -121,9 +124,8 @@ class TaggingDataModule(L.LightningDataModule):
         return load_tracks(self.root, split, target=self.target)
 
     def _songs(self, split: str) -> DataLoader[Any]:
-        songs = SongChunks(
-            self.tracks(split), length=self.length, sample_rate=self.sample_rate, num_chunks=self.num_chunks
-        )
+        tracks = self.tracks(split).spread(self.val_tracks if split == "valid" else None)
+        songs = SongChunks(tracks, length=self.length, sample_rate=self.sample_rate, num_chunks=self.num_chunks)
         return DataLoader(
             songs, batch_size=self.eval_batch_size, num_workers=self.num_workers, collate_fn=collate_songs
         )
@@ -165,6 +167,7 @@ class TrainConfig:
     val_every_epochs: int = 1
     patience: int = 10
     num_chunks: int | None = None
+    val_tracks: int | None = None
     aggregation: str = "mean"
     devices: int | str = 1
     strategy: str = "auto"
@@ -246,6 +249,7 @@ def train_tagger(config: TrainConfig) -> TrainResult:
         num_workers=config.num_workers,
         num_chunks=config.num_chunks,
         target=config.target,
+        val_tracks=config.val_tracks,
     )
     train_tracks = data.tracks("train")
     module = TaggerModule(
