@@ -11,12 +11,17 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import FIXTURE_NOTES
 from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
 from torch import nn
 
+from spectrolab.audio.io import save
 from spectrolab.cli import tagging as tagging_cli
 from spectrolab.data.chunking import evenly_spaced_chunks, evenly_spaced_starts, random_chunk, tiling_chunks
 from spectrolab.data.clips import ClipRecipe, render_clips
+from spectrolab.data.gm import GM_TO_NSYNTH
+from spectrolab.data.nsynth import NSYNTH_FAMILIES
+from spectrolab.data.nsynth_render import nsynth_example
 from spectrolab.data.tracks import load_tracks
 from spectrolab.errors import ConfigError, OutputExistsError
 from spectrolab.models import register_model
@@ -210,3 +215,30 @@ def test_predict_files_batched_equals_one_by_one(clips, tmp_path):
         alone = predict_files(tagger, [f], batch_size=1)[0]
         assert torch.allclose(p.scores, alone.scores, atol=1e-6)
         assert p.chunk_scores.shape[0] == max(1, sf.info(str(f)).frames // tagger.input_length)
+
+
+def _nsynth_fixture(root, notes) -> None:
+    """An NSynth-format dataset of the five fixture notes in every split (programs 0, 24, 40, 56, 73)."""
+    for split in ("train", "valid", "test"):
+        folder = root / f"nsynth-{split}"
+        examples = {}
+        for wave, spec in zip(notes, FIXTURE_NOTES, strict=True):
+            example = nsynth_example(
+                GM_TO_NSYNTH[spec.program], pitch=spec.pitch, velocity=spec.velocity, sample_rate=16000
+            )
+            examples[example["note_str"]] = example
+            save(folder / "audio" / f"{example['note_str']}.wav", wave, sample_rate=16000)
+        (folder / "examples.json").write_text(json.dumps(examples))
+
+
+def test_single_label_family_training_on_nsynth_format(tmp_path, notes):
+    _nsynth_fixture(tmp_path / "nsynth", notes)
+    tracks = load_tracks(tmp_path / "nsynth", "valid")
+    families = sorted(NSYNTH_FAMILIES.index(GM_TO_NSYNTH[n.program].family) for n in FIXTURE_NOTES)
+    assert not tracks.multilabel and sorted(tracks.targets.tolist()) == families
+    result = train_tagger(_config(tmp_path / "nsynth", tmp_path / "run", max_epochs=2))
+    tagger = load_tagger(result.model_dir)
+    assert tagger.labels == list(NSYNTH_FAMILIES) and not tagger.multilabel
+    assert evaluate_tagger(tagger, tracks).accuracy == pytest.approx(result.best_score, abs=1e-6)
+    pitches = load_tracks(tmp_path / "nsynth", "test", target="pitch")
+    assert pitches.labels[0] == "21" and sorted(pitches.targets.tolist()) == sorted(n.pitch - 21 for n in FIXTURE_NOTES)

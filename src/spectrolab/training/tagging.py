@@ -84,8 +84,6 @@ class TaggerModule(L.LightningModule):
         scores, targets = self.val_scores.compute(), self.val_targets.compute()
         self.val_scores.reset()
         self.val_targets.reset()
-        if scores.ndim == 1:  # CatMetric flattens a single track's row
-            scores, targets = scores[None], targets[None] if self.multilabel else targets
         result = multilabel_scores(scores, targets) if self.multilabel else accuracy(scores, targets)
         for name, value in result.as_dict().items():
             self.log(f"val/{name}", value, prog_bar=True)
