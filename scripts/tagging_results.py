@@ -11,8 +11,8 @@ For each architecture, on one CPU thread and within a fixed wall-clock budget pe
 
 Each model's numbers are cached in WORK/<task>/<model>/result.json so that an interrupted run resumes, and two
 processes can run the two tasks side by side (``--task clips`` / ``--task notes``); the table is rewritten
-after every model from whatever results exist. ``--ship`` copies the best small clips tagger (at most
-``--ship-max-params`` parameters) to src/spectrolab/assets/tagger_default.
+after every model from whatever results exist (``--task none`` only rewrites it). The shipped tagger
+(src/spectrolab/assets/tagger_default), if present, is evaluated on the same test clips and listed too.
 
     nice python scripts/tagging_results.py --task clips & nice python scripts/tagging_results.py --task notes
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -129,24 +128,39 @@ def write_table(work: Path, out: Path, args: argparse.Namespace) -> None:
             f"{_fmt(notes.get('accuracy'), '.3f')} | {_fmt(clips.get('roc_auc'), '.3f')} | "
             f"{_fmt(clips.get('pr_auc'), '.3f')} | {_fmt(speed, '.1f')} | {minutes} | {steps} |"
         )
-    if SHIPPED.is_dir():
-        shipped = json.loads((SHIPPED / "config.json").read_text())
-        lines += ["", f"Shipped tagger (`src/spectrolab/assets/tagger_default`): `{shipped['name']}`."]
+    shipped = shipped_row(args)
+    if shipped is not None:
+        lines += [
+            shipped,
+            "",
+            "The shipped tagger (`src/spectrolab/assets/tagger_default`, used by `spectrolab tag` by default) is the "
+            "best small architecture above trained longer on the same clips by `spectrolab train tagger`; its "
+            "config.json records the command's arguments (budget, seed) and the data recipe.",
+        ]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
 
 
-def ship(work: Path, max_params: int) -> str:
-    """Copy the best clips tagger with at most ``max_params`` parameters to the assets folder."""
-    rows = [t["clips"] for t in collect(work).values() if "clips" in t and t["clips"]["parameters"] <= max_params]
-    if not rows:
-        raise SystemExit("no small clips tagger has results yet")
-    best = max(rows, key=lambda r: r["roc_auc"])
-    source = work / "clips" / best["model"].replace("/", "_") / "run" / "model"
-    SHIPPED.mkdir(parents=True, exist_ok=True)
-    for name in ("model.safetensors", "config.json"):
-        shutil.copyfile(source / name, SHIPPED / name)
-    return best["model"]
+def shipped_row(args: argparse.Namespace) -> str | None:
+    """A table row for the shipped tagger, evaluated on the same test clips (cached in WORK/shipped.json)."""
+    if not (SHIPPED / "config.json").is_file():
+        return None
+    config = json.loads((SHIPPED / "config.json").read_text())
+    cache = Path(args.work) / "shipped.json"
+    result = json.loads(cache.read_text()) if cache.is_file() else {}
+    if result.get("steps") != config["metadata"]["steps"]:
+        tagger = load_tagger(SHIPPED)
+        tracks = load_tracks(args.clips, "test").spread(args.eval_clips)
+        start = time.perf_counter()
+        scores = evaluate_tagger(tagger, tracks)
+        seconds = time.perf_counter() - start
+        result = {"steps": config["metadata"]["steps"], "speed": audio_seconds(tracks) / seconds, **scores.as_dict()}
+        cache.write_text(json.dumps(result) + "\n")
+    meta = config["metadata"]
+    return (
+        f"| **shipped** `{config['name']}` | {meta['parameters'] / 1e6:.2f} | – | – | {result['roc_auc']:.3f} | "
+        f"{result['pr_auc']:.3f} | {result['speed']:.1f} | {meta['train_seconds'] / 60:.1f}/– | {meta['steps']}/– |"
+    )
 
 
 def main() -> None:
@@ -165,8 +179,6 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--ship", action="store_true", help="copy the best small clips tagger into the assets")
-    p.add_argument("--ship-max-params", type=int, default=2_000_000)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     work = Path(args.work)
@@ -176,8 +188,6 @@ def main() -> None:
             result = run_model(name, task, args)
             print(json.dumps(result), flush=True)
             write_table(work, Path(args.out), args)
-    if args.ship:
-        print(f"shipped {ship(work, args.ship_max_params)}")
     write_table(work, Path(args.out), args)
 
 
