@@ -107,7 +107,7 @@ def write_table(work: Path, out: Path, args: argparse.Namespace) -> None:
         f"* **Family acc.**: instrument-family accuracy (11 NSynth families) on {args.eval_notes} test notes "
         "(evenly spread over the split) of GM programs held out from training; 4 s notes, zero-padded to longer "
         "model inputs.",
-        f"* **ROC-AUC / PR-AUC**: song-level macro averages over 18 tags (11 families, major/minor, "
+        f"* **ROC-AUC / PR-AUC**: song-level macro averages over 17 tags (11 families, major/minor, "
         f"slow/medium/fast, drums) on {args.eval_clips} test clips of 10-30 s with held-out programs; "
         "non-overlapping chunks, mean of sigmoids.",
         "* **Throughput**: seconds of audio tagged per second on the clips evaluation (1 thread, file decoding "

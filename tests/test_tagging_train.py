@@ -18,7 +18,7 @@ from torch import nn
 from spectrolab.audio.io import save
 from spectrolab.cli import tagging as tagging_cli
 from spectrolab.data.chunking import evenly_spaced_chunks, evenly_spaced_starts, random_chunk, tiling_chunks
-from spectrolab.data.clips import ClipRecipe, render_clips
+from spectrolab.data.clips import LABELS, ClipRecipe, render_clips
 from spectrolab.data.gm import GM_TO_NSYNTH
 from spectrolab.data.nsynth import NSYNTH_FAMILIES
 from spectrolab.data.nsynth_render import nsynth_example
@@ -28,7 +28,7 @@ from spectrolab.models import register_model
 from spectrolab.tag.aggregate import aggregate, aggregate_segments
 from spectrolab.tag.evaluate import evaluate_tagger
 from spectrolab.tag.metrics import accuracy, multilabel_scores
-from spectrolab.tag.predict import load_tagger, predict_files
+from spectrolab.tag.predict import DEFAULT_TAGGER, load_tagger, predict_files
 from spectrolab.training.tagging import TrainConfig, train_tagger
 
 
@@ -242,3 +242,17 @@ def test_single_label_family_training_on_nsynth_format(tmp_path, notes):
     assert evaluate_tagger(tagger, tracks).accuracy == pytest.approx(result.best_score, abs=1e-6)
     pitches = load_tracks(tmp_path / "nsynth", "test", target="pitch")
     assert pitches.labels[0] == "21" and sorted(pitches.targets.tolist()) == sorted(n.pitch - 21 for n in FIXTURE_NOTES)
+
+
+def test_shipped_tagger_works_out_of_the_box(clips, capsys):
+    config = json.loads((DEFAULT_TAGGER / "config.json").read_text())
+    meta = config["metadata"]
+    assert meta["labels"] == list(LABELS) and meta["data_recipe"]["soundfont"] == "FluidR3_GM.sf2"
+    assert meta["train"]["seed"] == 0 and meta["train"]["max_minutes"] > 0 and meta["steps"] > 0
+    assert (DEFAULT_TAGGER / "model.safetensors").stat().st_size < 8_000_000
+    wav = clips / "test" / "00001.wav"
+    assert _cli("tag", str(wav), "--top", "17") == 0
+    printed = capsys.readouterr().out.strip().split(": ", 1)[1]
+    (prediction,) = predict_files(load_tagger(), [wav])
+    assert [t.rsplit(" ", 1)[0] for t in printed.split(", ")] == [label for label, _ in prediction.top(17)]
+    assert prediction.scores.shape == (17,) and bool(((prediction.scores >= 0) & (prediction.scores <= 1)).all())
