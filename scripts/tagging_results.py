@@ -94,6 +94,18 @@ def _fmt(value: float | None, spec: str) -> str:
     return "–" if value is None else format(value, spec)
 
 
+def chance_levels(args: argparse.Namespace) -> str:
+    """Majority-family accuracy on the evaluated notes and the macro PR-AUC of constant scores on the clips."""
+    parts = []
+    if Path(args.notes).is_dir():
+        notes = load_tracks(args.notes, "test").spread(args.eval_notes)
+        parts.append(f"family acc. {float(notes.targets.bincount().max()) / len(notes):.3f} (majority family)")
+    if Path(args.clips).is_dir():
+        clips = load_tracks(args.clips, "test").spread(args.eval_clips)
+        parts.append(f"ROC-AUC 0.5, PR-AUC {float(clips.targets.mean(0).mean()):.3f} (tag frequencies)")
+    return "; ".join(parts)
+
+
 def write_table(work: Path, out: Path, args: argparse.Namespace) -> None:
     rows = collect(work)
     lines = [
@@ -111,7 +123,8 @@ def write_table(work: Path, out: Path, args: argparse.Namespace) -> None:
         f"slow/medium/fast, drums) on {args.eval_clips} test clips of 10-30 s with held-out programs; "
         "non-overlapping chunks, mean of sigmoids.",
         "* **Throughput**: seconds of audio tagged per second on the clips evaluation (1 thread, file decoding "
-        "included, shared machine: expect ±30 %).",
+        "included). The machine was shared and its load varied during the run (up to 2x between rows).",
+        f"* **Chance levels**: {chance_levels(args)}.",
         "* **Train**: wall-clock minutes and optimiser steps (clips / notes).",
         "",
         "| model | params (M) | input (s) | family acc. | ROC-AUC | PR-AUC | throughput (x RT) | train min | steps |",
