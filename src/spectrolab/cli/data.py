@@ -17,7 +17,7 @@ from spectrolab.data.nsynth_render import (
     render_nsynth,
 )
 from spectrolab.data.ranges import parse_int_spec
-from spectrolab.data.soundfont import DEFAULT_SOUNDFONT, find_soundfont
+from spectrolab.data.soundfont import DEFAULT_SOUNDFONT
 from spectrolab.errors import DataError
 
 
@@ -29,7 +29,7 @@ def _span(values: tuple[int, ...]) -> str:
 
 def _render(args: argparse.Namespace) -> int:
     config = RenderConfig(
-        soundfont=str(find_soundfont(args.soundfont)),
+        soundfont=args.soundfont,
         programs=parse_int_spec(args.programs, name="--programs", low=0, high=127),
         pitches=parse_int_spec(args.pitches, name="--pitches", low=0, high=127),
         velocities=parse_int_spec(args.velocities, name="--velocities", low=1, high=127),
@@ -62,7 +62,7 @@ def _info(args: argparse.Namespace) -> int:
         manifest = json.loads(manifest_path.read_text())
         config = manifest["config"]
         dropped = manifest["silent_dropped"]
-        print(f"rendered from {config['soundfont']} with seed {config['seed']}; {dropped} silent notes dropped")
+        print(f"rendered from {manifest['soundfont_path']} with seed {config['seed']}; {dropped} silent notes dropped")
         for split in SPLITS:
             print(f"{split} programs: {','.join(map(str, manifest['splits'][split]))}")
     return 0

@@ -36,7 +36,14 @@ from spectrolab import __version__
 from spectrolab.audio import io
 from spectrolab.data.gm import GM_TO_NSYNTH, GMInstrument
 from spectrolab.data.nsynth import EXAMPLES_FILE, NSYNTH_FAMILIES, NSYNTH_QUALITIES, NSYNTH_SOURCES, SPLITS, split_dir
-from spectrolab.data.soundfont import DEFAULT_SOUNDFONT, NoteRenderer, NoteSpec, is_silent, normalize_loudness
+from spectrolab.data.soundfont import (
+    DEFAULT_SOUNDFONT,
+    NoteRenderer,
+    NoteSpec,
+    find_soundfont,
+    is_silent,
+    normalize_loudness,
+)
 from spectrolab.errors import ConfigError, OutputExistsError
 
 NSYNTH_PITCHES = tuple(range(21, 109))
@@ -217,6 +224,7 @@ def _write_outputs(tmp: Path, config: RenderConfig, splits: dict[int, str], resu
     manifest = {
         "spectrolab_version": __version__,
         "config": asdict(config),
+        "soundfont_path": str(find_soundfont(config.soundfont)),
         "splits": {s: sorted(p for p, ps in splits.items() if ps == s) for s in SPLITS},
         "notes": dict(notes),
         "silent_dropped": sum(r.silent for r in results),
@@ -250,6 +258,7 @@ def render_nsynth(
         raise OutputExistsError(f"{out_dir}: exists already; pass --force (force=True) to overwrite")
     if workers < 1:
         raise ConfigError(f"workers={workers} must be at least 1")
+    find_soundfont(config.soundfont)
     start = time.perf_counter()
     splits = assign_splits(config.mapped, seed=config.seed)
     out_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -96,6 +96,7 @@ def prepend_cls(tokens: torch.Tensor, cls: torch.Tensor) -> torch.Tensor:
 
 
 def check_sequence(length: int, max_length: int, model: str) -> None:
+    """Raise before any computation if ``length`` tokens (with [CLS]) exceed the position embeddings."""
     if length > max_length:
         raise ConfigError(f"{model}: {length} tokens exceed the {max_length} position embeddings; use shorter chunks")
 
@@ -121,10 +122,18 @@ class CNNSA(TaggingModel):
         self.dropout = nn.Dropout(0.5)
         self.dense = nn.Linear(dim, num_classes)
 
+    def num_tokens(self, num_samples: int) -> int:
+        """Sequence length with [CLS]: three stride-2 blocks leave ceil(N / 8) of the N frames."""
+        frames = self.frontend.num_frames(num_samples)
+        for _ in range(3):
+            frames = -(-frames // 2)
+        return frames + 1
+
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        x = self.layers(self.frontend(self.waveform(wave)))  # (B, 2c, 1, N')
+        wave = self.waveform(wave)
+        check_sequence(self.num_tokens(wave.shape[-1]), self.positions.num_embeddings, "cnnsa")
+        x = self.layers(self.frontend(wave))  # (B, 2c, 1, N')
         x = prepend_cls(x.squeeze(2).transpose(1, 2), self.cls)  # (B, N' + 1, 2c)
-        check_sequence(x.shape[1], self.positions.num_embeddings, "cnnsa")
         x = x + self.positions.weight[: x.shape[1]]
         x = self.encoder(self.embedding_dropout(self.embedding_norm(x)))
         return self.dense(self.dropout(torch.tanh(self.pooler(x[:, 0]))))
@@ -162,11 +171,16 @@ class MusicTaggingTransformer(TaggingModel):
         self.transformer = nn.Sequential(*(PreNormLayer(dim, heads, 4 * dim, dropout=dropout) for _ in range(layers)))
         self.head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, num_classes))
 
+    def num_tokens(self, num_samples: int) -> int:
+        """Sequence length with [CLS]: the two time poolings leave N // 4 of the N frames."""
+        return self.frontend.num_frames(num_samples) // 4 + 1
+
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        x = self.conv(self.frontend(self.waveform(wave)))  # (B, c, n_mels / 8, N')
+        wave = self.waveform(wave)
+        check_sequence(self.num_tokens(wave.shape[-1]), self.positions.shape[1], "music_tagging_transformer")
+        x = self.conv(self.frontend(wave))  # (B, c, n_mels / 8, N')
         x = self.project(x.permute(0, 3, 1, 2).flatten(2))  # (B, N', dim), features channel-major
         x = prepend_cls(x, self.cls)
-        check_sequence(x.shape[1], self.positions.shape[1], "music_tagging_transformer")
         x = self.transformer(self.dropout(x + self.positions[:, : x.shape[1]]))
         return self.head(x[:, 0])
 

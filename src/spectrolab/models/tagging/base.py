@@ -18,6 +18,7 @@ class TaggingModel(nn.Module):
     """
 
     fixed_length: bool = False
+    min_input_length: int = 1
 
     def __init__(self, *, sample_rate: int, input_length: int, num_classes: int) -> None:
         super().__init__()
@@ -32,6 +33,11 @@ class TaggingModel(nn.Module):
     def waveform(self, wave: torch.Tensor) -> torch.Tensor:
         """(T,), (B, T) or (B, 1, T) -> (B, T); models whose head flattens a fixed grid check the length."""
         wave = as_batch(wave)
+        if wave.shape[-1] < self.min_input_length:
+            raise ConfigError(
+                f"{type(self).__name__} needs at least {self.min_input_length} samples "
+                f"({self.min_input_length / self.sample_rate:.3f} s) for its poolings, got {wave.shape[-1]}"
+            )
         if self.fixed_length and wave.shape[-1] != self.input_length:
             raise ConfigError(
                 f"{type(self).__name__} takes chunks of exactly {self.input_length} samples "

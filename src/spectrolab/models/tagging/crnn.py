@@ -25,6 +25,7 @@ class CRNN(TaggingModel):
     def __init__(self, *, num_classes: int, input_length: int, gru_units: int = 32, gru_layers: int = 2) -> None:
         super().__init__(sample_rate=16000, input_length=input_length, num_classes=num_classes)
         self.frontend = MelFrontEnd(n_mels=96)
+        self.min_input_length = (2 * 3 * 4 * 4 - 1) * 256  # one frame left after the time poolings
         self.layers = nn.Sequential(*(ConvBlock2d(i, o, pool=p) for i, o, p in CRNN_LAYERS))
         self.gru = nn.GRU(128, gru_units, gru_layers, batch_first=True)
         self.dropout = nn.Dropout(0.5)

@@ -12,6 +12,9 @@ class MelFrontEnd(nn.Module):
     """Waveform (B, T) -> batch-normalised log-mel (B, 1, n_mels, N) with N = 1 + T // hop_length.
 
     Defaults are the CNN zoo's (Won et al. 2020): 16 kHz, n_fft 512, hop 256, f_max 8 kHz, power mel in dB.
+    The reference code computes it with torchaudio (HTK mel scale, unnormalised filters, reflect padding);
+    :class:`LogMel` uses librosa's Slaney scale with area-normalised filters and zero padding, so ported
+    reference checkpoints see slightly different input until LogMel offers the HTK variant.
     """
 
     def __init__(

@@ -97,6 +97,7 @@ class HarmonicCNN(TaggingModel):
         super().__init__(sample_rate=16000, input_length=input_length, num_classes=num_classes)
         c = n_channels
         self.frontend = HarmonicFrontEnd(n_harmonic=n_harmonic)
+        self.min_input_length = (2**5 * 3 * 3 - 1) * 256  # one frame left after the time poolings
         self.layers = nn.Sequential(
             ConvBlock2d(n_harmonic, c, pool=2),
             *(ResPoolBlock2d(c, c, pool=2) for _ in range(3)),

@@ -36,6 +36,7 @@ class ShortChunkCNN(TaggingModel):
             self.layers = nn.Sequential(*(ResBlock2d(i, o, stride=2) for i, o in widths))
         else:
             self.layers = nn.Sequential(*(ConvBlock2d(i, o, pool=2) for i, o in widths))
+            self.min_input_length = (2**7 - 1) * 256  # one frame left after seven poolings by 2
         self.head = DenseHead(4 * n_channels, 4 * n_channels, num_classes)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:

@@ -82,8 +82,24 @@ def create_backbone(
         ) from exc
 
 
+# Arguments that only say where initial weights come from; a saved model's own weights replace them.
+INIT_ONLY_ARGS = ("pretrained", "pretrained_file")
+
+
 class VisionTagger(TaggingModel):
-    """Log-mel front end + timm backbone: waveform (B, T) -> logits (B, num_classes)."""
+    """Log-mel front end + timm backbone: waveform (B, T) -> logits (B, num_classes).
+
+    The build arguments recorded by ``create_model`` (and saved by ``save_model_dir``) leave out
+    :data:`INIT_ONLY_ARGS`, so a saved fine-tuned model reloads without the ImageNet file or network.
+    """
+
+    @property
+    def spectrolab_args(self) -> dict:
+        return self._build_args
+
+    @spectrolab_args.setter
+    def spectrolab_args(self, kwargs: dict) -> None:
+        self._build_args = {k: v for k, v in kwargs.items() if k not in INIT_ONLY_ARGS}
 
     def __init__(
         self,
