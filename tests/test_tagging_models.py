@@ -353,16 +353,26 @@ def test_missing_pretrained_file_is_a_model_error(tmp_path):
         create_model("timm/convnext_atto", pretrained_file=str(tmp_path / "missing.safetensors"))
 
 
-def test_mel_front_end_matches_librosa(notes):
+def test_mel_front_end_matches_torchaudio_style_librosa(notes):
+    """torchaudio's MelSpectrogram (the reference code's) == librosa with htk=True, norm=None, reflect padding."""
     frontend = create_model("fcn").frontend.eval()  # fresh BatchNorm: (x - 0) / sqrt(1 + eps)
     wave = notes[:1, :32000]
     with torch.no_grad():
         ours = frontend(wave)[0, 0] * math.sqrt(1 + frontend.bn.eps)
     mel = librosa.feature.melspectrogram(
-        y=wave[0].double().numpy(), sr=16000, n_fft=512, hop_length=256, n_mels=96, fmax=8000, pad_mode="constant"
+        y=wave[0].double().numpy(),
+        sr=16000,
+        n_fft=512,
+        hop_length=256,
+        n_mels=96,
+        fmax=8000,
+        htk=True,
+        norm=None,
+        pad_mode="reflect",
     )
     expected = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
-    np.testing.assert_allclose(ours.numpy(), expected, atol=2e-2)
+    audible = expected > expected.max() - 80.0  # float32 rounding shows below that
+    np.testing.assert_allclose(ours.numpy()[audible], expected[audible], atol=2e-2)
 
 
 @pytest.mark.parametrize("name", ["harmonic_cnn", "short_chunk_resnet"])

@@ -12,9 +12,8 @@ class MelFrontEnd(nn.Module):
     """Waveform (B, T) -> batch-normalised log-mel (B, 1, n_mels, N) with N = 1 + T // hop_length.
 
     Defaults are the CNN zoo's (Won et al. 2020): 16 kHz, n_fft 512, hop 256, f_max 8 kHz, power mel in dB.
-    The reference code computes it with torchaudio (HTK mel scale, unnormalised filters, reflect padding);
-    :class:`LogMel` uses librosa's Slaney scale with area-normalised filters and zero padding, so ported
-    reference checkpoints see slightly different input until LogMel offers the HTK variant.
+    As in the reference code (torchaudio's ``MelSpectrogram``): HTK mel scale, unnormalised filters and
+    reflect padding, so ported reference checkpoints see the input they were trained on.
     """
 
     def __init__(
@@ -29,7 +28,15 @@ class MelFrontEnd(nn.Module):
     ) -> None:
         super().__init__()
         config = LogMelConfig(
-            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, f_min=f_min, f_max=f_max
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            n_mels=n_mels,
+            f_min=f_min,
+            f_max=f_max,
+            htk=True,
+            norm=None,
+            pad_mode="reflect",
         )
         self.logmel = LogMel(config)
         self.bn = nn.BatchNorm2d(1)
