@@ -15,6 +15,9 @@ SUBCOMMANDS: tuple[str, ...] = (
     "spectrolab.cli.demo",
     "spectrolab.cli.data",
     "spectrolab.cli.models",
+    "spectrolab.cli.train",
+    "spectrolab.cli.clips",
+    "spectrolab.cli.tagging",
     "spectrolab.cli.codec",
 )
 
