@@ -190,8 +190,10 @@ class LinearSTFT(Representation):
 class MelIFConfig(RepresentationConfig):
     """GANSynth "IF-Mel": log mel power and mel-warped instantaneous frequency.
 
-    ``n_mels`` equal to the number of linear bins kept (n_fft // 2, Nyquist dropped) makes the warp square and
-    invertible, as in GANSynth's high-resolution setting.
+    ``n_mels`` equal to the number of linear bins kept (n_fft // 2, Nyquist dropped) makes the warp square, as
+    in GANSynth's high-resolution setting. It is not full rank: below roughly 900 Hz (n_fft 2048) mel bands are
+    narrower than a bin and some rows are empty, so the least-squares inverse smooths detail there; the
+    round-trip error this leaves is measured in scripts/representation_results.py.
     """
 
     kind: ClassVar[str] = "mel_if"
