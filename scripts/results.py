@@ -19,6 +19,7 @@ SCRIPTS: dict[str, list[str]] = {
     "tagging_models": ["scripts/tagging_model_table.py", "--force"],
     "tagging": ["scripts/tagging_results.py", "--task", "both"],
     "codec": ["scripts/codec_results.py"],
+    "priors": ["scripts/prior_results.py"],
 }
 
 
