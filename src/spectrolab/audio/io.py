@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,20 +120,30 @@ def _umask_permissions(path: str) -> None:
     os.chmod(path, 0o666 & ~umask)
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes, *, force: bool = False) -> Path:
-    """Write ``payload`` to a temp file beside ``path`` and rename it into place."""
+@contextmanager
+def atomic_path(path: str | os.PathLike[str], *, force: bool = False) -> Iterator[str]:
+    """Yield a temp file name beside ``path``; on success it is renamed onto ``path``, on failure removed.
+
+    Refuses an existing ``path`` unless ``force``; the finished file gets the usual umask permissions.
+    """
     path = check_writable(path, force=force)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
+        yield tmp
         _umask_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes, *, force: bool = False) -> Path:
+    """Write ``payload`` to a temp file beside ``path`` and rename it into place."""
+    with atomic_path(path, force=force) as tmp:
+        Path(tmp).write_bytes(payload)
+    return Path(path)
 
 
 def save(
@@ -160,15 +172,6 @@ def save(
         raise AudioError(f"{path}: refusing to write NaN or infinite samples")
     if subtype is None and fmt == "WAV":
         subtype = "FLOAT" if np.abs(data).max() > 1.0 else "PCM_16"
-    check_writable(path, force=force)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
+    with atomic_path(path, force=force) as tmp:
         sf.write(tmp, data.T, sample_rate, format=fmt, subtype=subtype)
-        _umask_permissions(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
