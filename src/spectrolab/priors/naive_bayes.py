@@ -1,0 +1,269 @@
+"""Naive Bayes over a cell's neighbourhood: p(code | neighbour codes, row, pitch, family).
+
+Each cell is one example; its class is its code and its categorical features are the codes at a configurable
+set of offsets ``(d_row, d_col)`` (one more value where the offset falls outside the grid), its row index and,
+when known, the grid's pitch and instrument family. With ``neighbour_vocab`` set, a neighbour's value is its
+code only for the ``neighbour_vocab`` codes most frequent in the first fitted data and one shared "rare" value
+otherwise, which keeps the tables of large codebooks small. Fitting counts (feature, value, class) triples with one
+``bincount``; probabilities are additively smoothed and combined in log space, exactly as scikit-learn's
+``CategoricalNB`` does with ``class_prior`` set to the smoothed class frequencies. A feature whose value is
+unknown (a hidden neighbour, a missing label) is marginalised out, which in Naive Bayes means dropping its
+term. Sampling a region is Gibbs sampling: cells coloured so that no two of one colour see each other are
+redrawn together, colour after colour, ``steps`` sweeps, after an initial draw given the outside only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from spectrolab.errors import ConfigError, ModelError
+from spectrolab.priors.base import (
+    NUM_FAMILIES,
+    NUM_PITCHES,
+    Conditioning,
+    check_grids,
+    check_region,
+    check_sampling,
+    gather_codes,
+    sample_codes,
+)
+
+EIGHT_NEIGHBOURS: tuple[tuple[int, int], ...] = ((-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+
+
+def check_offsets(offsets: Sequence[Sequence[int]]) -> tuple[tuple[int, int], ...]:
+    """Validate neighbour offsets: integer pairs (d_row, d_col), not (0, 0), no repeats."""
+    pairs = tuple((int(o[0]), int(o[1])) for o in offsets)
+    if any(len(o) != 2 for o in offsets) or any(p == (0, 0) for p in pairs) or len(set(pairs)) != len(pairs):
+        raise ConfigError(f"offsets must be distinct (d_row, d_col) pairs other than (0, 0), got {list(offsets)}")
+    return pairs
+
+
+def neighbour_codes(
+    grids: torch.Tensor,
+    offsets: Sequence[tuple[int, int]],
+    *,
+    codebook_size: int,
+    hidden: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The code at each offset of each cell -> (B, H, W, F).
+
+    Offsets falling outside the grid give ``codebook_size``; offsets landing on a ``hidden`` cell give
+    ``codebook_size + 1``.
+    """
+    if hidden is not None:
+        grids = grids.masked_fill(hidden, codebook_size + 1)
+    _, height, width = grids.shape
+    pad_r = max(abs(dr) for dr, _ in offsets)
+    pad_c = max(abs(dc) for _, dc in offsets)
+    padded = nn.functional.pad(grids, (pad_c, pad_c, pad_r, pad_r), value=codebook_size)
+    views = [padded[:, pad_r + dr : pad_r + dr + height, pad_c + dc : pad_c + dc + width] for dr, dc in offsets]
+    return torch.stack(views, dim=-1)
+
+
+def colour_classes(height: int, width: int, offsets: Sequence[tuple[int, int]]) -> torch.Tensor:
+    """(H, W) colour index such that no cell's offset neighbour shares its colour (for parallel Gibbs)."""
+    span_r = max(abs(dr) for dr, _ in offsets) + 1
+    span_c = max(abs(dc) for _, dc in offsets) + 1
+    rows = torch.arange(height).view(-1, 1) % span_r
+    cols = torch.arange(width).view(1, -1) % span_c
+    return rows * span_c + cols
+
+
+def log_table(counts: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Smoothed log p(value | class) from counts (V, K): log((n_vk + a) / (n_k + a V))."""
+    smoothed = counts + alpha
+    return smoothed.log() - smoothed.sum(dim=0, keepdim=True).log()
+
+
+@dataclass(frozen=True)
+class NaiveBayesTables:
+    """Log-probability tables: class prior (K,), neighbours (F, V + 2, K) whose last value row is zeros
+    (hidden neighbour), row (H, K), pitch (129, K) and family (12, K) whose last rows are zeros (unknown)."""
+
+    class_log_prior: torch.Tensor
+    neighbour: torch.Tensor
+    row: torch.Tensor
+    pitch: torch.Tensor
+    family: torch.Tensor
+
+    def joint(self, neighbours: torch.Tensor, rows: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor):
+        """Normalised log p(code | features) (N, K) from neighbour codes (N, F), rows, pitch, family (N,)."""
+        num_features, num_values, _ = self.neighbour.shape
+        flat = self.neighbour.reshape(num_features * num_values, -1)
+        index = neighbours + torch.arange(num_features, device=neighbours.device) * num_values
+        total = self.class_log_prior + flat[index].sum(dim=1) + self.row[rows]
+        total = total + self.pitch[pitch] + self.family[family]
+        return torch.log_softmax(total, dim=-1)
+
+
+def _with_zero_row(table: torch.Tensor) -> torch.Tensor:
+    return torch.cat([table, torch.zeros_like(table[..., :1, :])], dim=-2)
+
+
+class NaiveBayesPrior(nn.Module):
+    """Categorical Naive Bayes over neighbour codes, row, pitch and family, with additive smoothing ``alpha``.
+
+    Buffers hold counts: ``class_counts`` (K,), ``neighbour_counts`` (F, K + 1, K), ``row_counts`` (H, K),
+    ``pitch_counts`` (128, K), ``family_counts`` (11, K); value-major, class last.
+    """
+
+    class_counts: torch.Tensor
+    neighbour_counts: torch.Tensor
+    row_counts: torch.Tensor
+    pitch_counts: torch.Tensor
+    family_counts: torch.Tensor
+
+    def __init__(
+        self,
+        *,
+        codebook_size: int,
+        height: int,
+        offsets: Sequence[Sequence[int]] = EIGHT_NEIGHBOURS,
+        alpha: float = 1.0,
+        neighbour_vocab: int | None = None,
+    ) -> None:
+        super().__init__()
+        if codebook_size < 2 or height < 1 or not alpha > 0:
+            raise ConfigError(f"need codebook_size >= 2, height >= 1, alpha > 0; got {codebook_size}, {height}, {alpha}")
+        if neighbour_vocab is not None and not 1 <= neighbour_vocab < codebook_size:
+            raise ConfigError(f"neighbour_vocab must be in 1..{codebook_size - 1} or None, got {neighbour_vocab}")
+        self.codebook_size = codebook_size
+        self.height = height
+        self.offsets = check_offsets(offsets)
+        self.alpha = float(alpha)
+        self.neighbour_vocab = neighbour_vocab
+        k = codebook_size
+        self.num_values = k if neighbour_vocab is None else neighbour_vocab + 1
+        self.register_buffer("neighbour_values", torch.arange(k) if neighbour_vocab is None else torch.zeros(k).long())
+        self.register_buffer("class_counts", torch.zeros(k))
+        self.register_buffer("neighbour_counts", torch.zeros(len(self.offsets), self.num_values + 1, k))
+        self.register_buffer("row_counts", torch.zeros(height, k))
+        self.register_buffer("pitch_counts", torch.zeros(NUM_PITCHES, k))
+        self.register_buffer("family_counts", torch.zeros(NUM_FAMILIES, k))
+        self._cache: tuple[int, NaiveBayesTables] | None = None
+
+    def _rows(self, grids: torch.Tensor) -> torch.Tensor:
+        return torch.arange(self.height, device=grids.device).view(1, -1, 1).expand_as(grids)
+
+    def _labels(self, grids: torch.Tensor, conditioning: Conditioning | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-cell pitch and family (B, H, W), -1 where unknown."""
+        pitch, family = (conditioning or Conditioning()).labels(grids.shape[0], device=grids.device)
+        return pitch.view(-1, 1, 1).expand_as(grids), family.view(-1, 1, 1).expand_as(grids)
+
+    @torch.no_grad()
+    def fit(self, grids: torch.Tensor, *, conditioning: Conditioning | None = None) -> NaiveBayesPrior:
+        """Add every cell of ``grids`` (B, H, W) to the counts (labels counted where known); returns self."""
+        grids = check_grids(grids, self.codebook_size, height=self.height)
+        k = self.codebook_size
+        codes = grids.reshape(-1)
+        if self.neighbour_vocab is not None and float(self.class_counts.sum()) == 0:
+            self._choose_vocab(codes)
+        neighbours = self._neighbour_features(grids, None).reshape(codes.numel(), -1)
+        feature = torch.arange(len(self.offsets), device=grids.device)
+        flat = ((feature * (self.num_values + 1) + neighbours) * k + codes[:, None]).reshape(-1)
+        self.neighbour_counts += torch.bincount(flat, minlength=self.neighbour_counts.numel()).view_as(
+            self.neighbour_counts
+        )
+        self.class_counts += torch.bincount(codes, minlength=k)
+        self.row_counts += torch.bincount((self._rows(grids).reshape(-1) * k + codes), minlength=self.height * k).view(
+            self.height, k
+        )
+        pitch, family = self._labels(grids, conditioning)
+        for counts, labels in ((self.pitch_counts, pitch.reshape(-1)), (self.family_counts, family.reshape(-1))):
+            known = labels >= 0
+            counts += torch.bincount(labels[known] * k + codes[known], minlength=counts.numel()).view_as(counts)
+        self._cache = None
+        return self
+
+    def _choose_vocab(self, codes: torch.Tensor) -> None:
+        """Give the ``neighbour_vocab`` most frequent codes values 0..vocab-1 and every other code the value vocab."""
+        assert self.neighbour_vocab is not None
+        frequent = torch.bincount(codes, minlength=self.codebook_size).argsort(descending=True, stable=True)
+        values = torch.full_like(self.neighbour_values, self.neighbour_vocab)
+        values[frequent[: self.neighbour_vocab]] = torch.arange(self.neighbour_vocab, device=values.device)
+        self.neighbour_values.copy_(values)
+
+    def _neighbour_features(self, grids: torch.Tensor, hidden: torch.Tensor | None) -> torch.Tensor:
+        """Neighbour values (B, H, W, F): 0..V-1 codes, V outside the grid, V + 1 hidden."""
+        codes = neighbour_codes(grids, self.offsets, codebook_size=self.codebook_size, hidden=hidden)
+        extra = torch.arange(self.num_values, self.num_values + 2, device=grids.device)
+        return torch.cat([self.neighbour_values, extra])[codes]
+
+    def tables(self) -> NaiveBayesTables:
+        """The smoothed log-probability tables (recomputed only after the counts change)."""
+        total = float(self.class_counts.sum())
+        if total == 0:
+            raise ModelError("this Naive Bayes prior has not been fitted (all counts are zero)")
+        version = sum(t._version for t in self.buffers())
+        if self._cache is None or self._cache[0] != version:
+            smoothed = self.class_counts + self.alpha
+            tables = NaiveBayesTables(
+                class_log_prior=smoothed.log() - smoothed.sum().log(),
+                neighbour=_with_zero_row(torch.stack([log_table(c, self.alpha) for c in self.neighbour_counts])),
+                row=log_table(self.row_counts, self.alpha),
+                pitch=_with_zero_row(log_table(self.pitch_counts, self.alpha)),
+                family=_with_zero_row(log_table(self.family_counts, self.alpha)),
+            )
+            self._cache = (version, tables)
+        return self._cache[1]
+
+    def _features(
+        self, grids: torch.Tensor, hidden: torch.Tensor | None, conditioning: Conditioning | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Neighbours (B, H, W, F), rows, pitch, family (B, H, W); unknown labels point at the zero rows."""
+        neighbours = self._neighbour_features(grids, hidden)
+        pitch, family = self._labels(grids, conditioning)
+        return neighbours, self._rows(grids), pitch % (NUM_PITCHES + 1), family % (NUM_FAMILIES + 1)
+
+    def log_probs(
+        self, grids: torch.Tensor, *, hidden: torch.Tensor | None = None, conditioning: Conditioning | None = None
+    ) -> torch.Tensor:
+        """(B, H, W, K) log p(code | visible neighbours, row, known labels) at every cell."""
+        grids = check_grids(grids, self.codebook_size, height=self.height)
+        if hidden is not None:
+            hidden = check_region(hidden, grids)
+        neighbours, rows, pitch, family = self._features(grids, hidden, conditioning)
+        joint = self.tables().joint(
+            neighbours.reshape(-1, len(self.offsets)), rows.reshape(-1), pitch.reshape(-1), family.reshape(-1)
+        )
+        return joint.view(*grids.shape, self.codebook_size)
+
+    def log_prob(self, grids: torch.Tensor, *, conditioning: Conditioning | None = None) -> torch.Tensor:
+        """(B, H, W) log p(code | neighbours, row, labels) of each cell, in nats."""
+        return gather_codes(self.log_probs(grids, conditioning=conditioning), grids.long())
+
+    @torch.no_grad()
+    def sample(
+        self,
+        grids: torch.Tensor,
+        region: torch.Tensor,
+        *,
+        temperature: float = 1.0,
+        steps: int = 8,
+        generator: torch.Generator | None = None,
+        conditioning: Conditioning | None = None,
+    ) -> torch.Tensor:
+        """Gibbs-resample the cells of ``region`` (B, H, W) bool for ``steps`` sweeps; other cells are kept."""
+        check_sampling(temperature=temperature, steps=steps)
+        grids = check_grids(grids, self.codebook_size, height=self.height)
+        region = check_region(region, grids)
+        tables = self.tables()
+        _, rows, pitch, family = self._features(grids, None, conditioning)
+        first = self.log_probs(grids, hidden=region, conditioning=conditioning)[region]
+        current = grids.clone()
+        current[region] = sample_codes(first, temperature=temperature, generator=generator)
+        colours = colour_classes(grids.shape[1], grids.shape[2], self.offsets).to(grids.device)
+        for _ in range(steps):
+            for colour in range(int(colours.max()) + 1):
+                cells = region & (colours == colour)
+                if not bool(cells.any()):
+                    continue
+                neighbours = self._neighbour_features(current, None)
+                log_p = tables.joint(neighbours[cells], rows[cells], pitch[cells], family[cells])
+                current[cells] = sample_codes(log_p, temperature=temperature, generator=generator)
+        return current

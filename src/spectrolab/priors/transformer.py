@@ -1,0 +1,149 @@
+"""Masked-code Transformer over a code grid, conditioned on the visible codes and optionally pitch and family.
+
+The grid (B, H, W) is flattened to H * W tokens; hidden cells hold a MASK token (id ``K``). Each token is the
+sum of its code embedding and learned row and column embeddings (a factorised 2-D position embedding). One
+extra leading token carries pitch and family embeddings (their last index meaning "unknown"). A pre-norm
+Transformer encoder reads them and a linear head predicts, at every cell, logits over the ``K`` codes.
+Training (see ``spectrolab.training.prior``) hides random rectangles and random cell sets and scores the hidden
+cells. Sampling a region is MaskGIT's iterative unmasking: all region cells start hidden; each step draws
+every hidden cell, keeps the most confident draws and hides the rest again, on a cosine schedule.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from spectrolab.errors import ConfigError
+from spectrolab.priors.base import (
+    NUM_FAMILIES,
+    NUM_PITCHES,
+    Conditioning,
+    check_grids,
+    check_region,
+    check_sampling,
+    gather_codes,
+    sample_codes,
+)
+
+
+class MaskedCodeTransformer(nn.Module):
+    """Bidirectional Transformer predicting hidden codes of a (B, H, W) grid; ``forward`` -> (B, H, W, K) logits."""
+
+    def __init__(
+        self,
+        *,
+        codebook_size: int,
+        height: int,
+        max_width: int,
+        d_model: int = 128,
+        num_layers: int = 3,
+        num_heads: int = 4,
+        dim_feedforward: int = 512,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if codebook_size < 2 or height < 1 or max_width < 1:
+            raise ConfigError(f"need codebook_size >= 2, height, max_width >= 1; got {codebook_size}, {height}, {max_width}")
+        self.codebook_size = codebook_size
+        self.height = height
+        self.max_width = max_width
+        self.mask_token = codebook_size
+        self.code_embedding = nn.Embedding(codebook_size + 1, d_model)
+        self.row_embedding = nn.Embedding(height, d_model)
+        self.col_embedding = nn.Embedding(max_width, d_model)
+        self.pitch_embedding = nn.Embedding(NUM_PITCHES + 1, d_model)
+        self.family_embedding = nn.Embedding(NUM_FAMILIES + 1, d_model)
+        layer = nn.TransformerEncoderLayer(
+            d_model, num_heads, dim_feedforward, dropout, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, codebook_size)
+
+    def forward(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
+        """Logits (B, H, W, K) from tokens (B, H, W) (``K`` = hidden) and pitch, family (B,) (-1 = unknown)."""
+        batch, height, width = tokens.shape
+        if height != self.height or width > self.max_width:
+            raise ConfigError(
+                f"grid of {height} x {width} cells; this transformer takes {self.height} rows, <= {self.max_width} columns"
+            )
+        rows = self.row_embedding.weight[:, None, :]
+        cols = self.col_embedding.weight[None, :width, :]
+        x = (self.code_embedding(tokens) + rows + cols).reshape(batch, height * width, -1)
+        label = self.pitch_embedding(pitch % (NUM_PITCHES + 1)) + self.family_embedding(family % (NUM_FAMILIES + 1))
+        x = self.encoder(torch.cat([label[:, None, :], x], dim=1))
+        return self.head(self.norm(x[:, 1:])).view(batch, height, width, -1)
+
+    def _logits(
+        self, grids: torch.Tensor, hidden: torch.Tensor | None, conditioning: Conditioning | None
+    ) -> torch.Tensor:
+        tokens = grids if hidden is None else grids.masked_fill(hidden, self.mask_token)
+        pitch, family = (conditioning or Conditioning()).labels(grids.shape[0], device=grids.device)
+        return self(tokens, pitch, family)
+
+    def log_probs(
+        self, grids: torch.Tensor, *, hidden: torch.Tensor | None = None, conditioning: Conditioning | None = None
+    ) -> torch.Tensor:
+        """(B, H, W, K) log p(code | the cells not hidden) at every cell; meaningful where ``hidden`` is set."""
+        grids = check_grids(grids, self.codebook_size, height=self.height)
+        if hidden is not None:
+            hidden = check_region(hidden, grids)
+        return torch.log_softmax(self._logits(grids, hidden, conditioning), dim=-1)
+
+    @torch.no_grad()
+    def log_prob(
+        self, grids: torch.Tensor, *, conditioning: Conditioning | None = None, chunk: int = 256
+    ) -> torch.Tensor:
+        """(B, H, W) log p(code | every other cell), each cell hidden alone in turn (``chunk`` grids per pass)."""
+        grids = check_grids(grids, self.codebook_size, height=self.height)
+        batch, height, width = grids.shape
+        cells = height * width
+        pitch, family = (conditioning or Conditioning()).labels(batch, device=grids.device)
+        one_hot = torch.eye(cells, dtype=torch.bool, device=grids.device).view(cells, height, width)
+        out = torch.empty(batch, cells, device=grids.device)
+        for b in range(batch):
+            for start in range(0, cells, chunk):
+                hidden = one_hot[start : start + chunk]
+                tokens = grids[b].expand_as(hidden).masked_fill(hidden, self.mask_token)
+                n = hidden.shape[0]
+                logp = torch.log_softmax(self(tokens, pitch[b].expand(n), family[b].expand(n)), dim=-1)
+                picked = gather_codes(logp, grids[b].expand_as(hidden))
+                out[b, start : start + n] = picked.reshape(n, cells)[hidden.reshape(n, cells)]
+        return out.view(batch, height, width)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        grids: torch.Tensor,
+        region: torch.Tensor,
+        *,
+        temperature: float = 1.0,
+        steps: int = 8,
+        generator: torch.Generator | None = None,
+        conditioning: Conditioning | None = None,
+    ) -> torch.Tensor:
+        """Iteratively unmask the cells of ``region`` (B, H, W) bool in ``steps`` steps; other cells are kept."""
+        check_sampling(temperature=temperature, steps=steps)
+        grids = check_grids(grids, self.codebook_size, height=self.height)
+        region = check_region(region, grids)
+        current, hidden = grids.clone(), region.clone()
+        batch = grids.shape[0]
+        total = region.view(batch, -1).sum(dim=1)
+        for step in range(steps):
+            logp = torch.log_softmax(self._logits(current, hidden, conditioning), dim=-1)
+            drawn = sample_codes(logp, temperature=temperature, generator=generator)
+            still_hidden = torch.floor(total * math.cos(math.pi / 2 * (step + 1) / steps)).long()
+            reveal = hidden.view(batch, -1).sum(dim=1) - still_hidden
+            confidence = gather_codes(logp, drawn).view(batch, -1)
+            noise = torch.rand(confidence.shape, generator=generator, device=confidence.device)
+            confidence = confidence - temperature * (1 - (step + 1) / steps) * torch.log(-torch.log(noise + 1e-20))
+            confidence = confidence.masked_fill(~hidden.view(batch, -1), -math.inf)
+            order = confidence.argsort(dim=1, descending=True, stable=True)
+            ranks = torch.empty_like(order).scatter_(1, order, torch.arange(order.shape[1], device=order.device).expand_as(order))
+            chosen = (ranks < reveal[:, None]).view_as(hidden) & hidden
+            current = torch.where(chosen, drawn, current)
+            hidden = hidden & ~chosen
+        return current
