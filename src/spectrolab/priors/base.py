@@ -80,6 +80,16 @@ class Prior(Protocol):
     ) -> torch.Tensor: ...
 
 
+def check_sizes(*, codebook_size: int, height: int, **positive: float) -> None:
+    """Raise :class:`ConfigError` unless codebook_size >= 2, height >= 1 and every other value is > 0."""
+    bad = {k: v for k, v in positive.items() if not v > 0}
+    if codebook_size < 2 or height < 1 or bad:
+        raise ConfigError(
+            f"need codebook_size >= 2, height >= 1 and positive {sorted(positive)}; got "
+            f"codebook_size={codebook_size}, height={height}, {positive}"
+        )
+
+
 def check_grids(grids: torch.Tensor, codebook_size: int, *, height: int | None = None) -> torch.Tensor:
     """Validate a batch of code grids (B, H, W) against the codebook (and row count); returns it as int64."""
     if grids.dim() != 3:

@@ -28,6 +28,7 @@ from spectrolab.priors.base import (
     check_grids,
     check_region,
     check_sampling,
+    check_sizes,
     gather_codes,
     sample_codes,
 )
@@ -108,10 +109,12 @@ def _with_zero_row(table: torch.Tensor) -> torch.Tensor:
 class NaiveBayesPrior(nn.Module):
     """Categorical Naive Bayes over neighbour codes, row, pitch and family, with additive smoothing ``alpha``.
 
-    Buffers hold counts: ``class_counts`` (K,), ``neighbour_counts`` (F, K + 1, K), ``row_counts`` (H, K),
-    ``pitch_counts`` (128, K), ``family_counts`` (11, K); value-major, class last.
+    Buffers hold counts: ``class_counts`` (K,), ``neighbour_counts`` (F, V + 1, K), ``row_counts`` (H, K),
+    ``pitch_counts`` (128, K), ``family_counts`` (11, K), value-major, class last; and ``neighbour_values``
+    (K,), the neighbour value (0..V-1) of each code, ``V`` being ``K`` or ``neighbour_vocab + 1``.
     """
 
+    neighbour_values: torch.Tensor
     class_counts: torch.Tensor
     neighbour_counts: torch.Tensor
     row_counts: torch.Tensor
@@ -128,8 +131,7 @@ class NaiveBayesPrior(nn.Module):
         neighbour_vocab: int | None = None,
     ) -> None:
         super().__init__()
-        if codebook_size < 2 or height < 1 or not alpha > 0:
-            raise ConfigError(f"need codebook_size >= 2, height >= 1, alpha > 0; got {codebook_size}, {height}, {alpha}")
+        check_sizes(codebook_size=codebook_size, height=height, alpha=alpha)
         if neighbour_vocab is not None and not 1 <= neighbour_vocab < codebook_size:
             raise ConfigError(f"neighbour_vocab must be in 1..{codebook_size - 1} or None, got {neighbour_vocab}")
         self.codebook_size = codebook_size

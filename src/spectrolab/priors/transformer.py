@@ -24,6 +24,7 @@ from spectrolab.priors.base import (
     check_grids,
     check_region,
     check_sampling,
+    check_sizes,
     gather_codes,
     sample_codes,
 )
@@ -45,8 +46,7 @@ class MaskedCodeTransformer(nn.Module):
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
-        if codebook_size < 2 or height < 1 or max_width < 1:
-            raise ConfigError(f"need codebook_size >= 2, height, max_width >= 1; got {codebook_size}, {height}, {max_width}")
+        check_sizes(codebook_size=codebook_size, height=height, max_width=max_width, d_model=d_model)
         self.codebook_size = codebook_size
         self.height = height
         self.max_width = max_width
@@ -68,7 +68,8 @@ class MaskedCodeTransformer(nn.Module):
         batch, height, width = tokens.shape
         if height != self.height or width > self.max_width:
             raise ConfigError(
-                f"grid of {height} x {width} cells; this transformer takes {self.height} rows, <= {self.max_width} columns"
+                f"grid of {height} x {width} cells; this transformer takes {self.height} rows and"
+                f" at most {self.max_width} columns"
             )
         rows = self.row_embedding.weight[:, None, :]
         cols = self.col_embedding.weight[None, :width, :]
@@ -142,7 +143,8 @@ class MaskedCodeTransformer(nn.Module):
             confidence = confidence - temperature * (1 - (step + 1) / steps) * torch.log(-torch.log(noise + 1e-20))
             confidence = confidence.masked_fill(~hidden.view(batch, -1), -math.inf)
             order = confidence.argsort(dim=1, descending=True, stable=True)
-            ranks = torch.empty_like(order).scatter_(1, order, torch.arange(order.shape[1], device=order.device).expand_as(order))
+            positions = torch.arange(order.shape[1], device=order.device).expand_as(order)
+            ranks = torch.empty_like(order).scatter_(1, order, positions)
             chosen = (ranks < reveal[:, None]).view_as(hidden) & hidden
             current = torch.where(chosen, drawn, current)
             hidden = hidden & ~chosen

@@ -5,8 +5,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spectrolab.errors import ConfigError, ModelError
-from spectrolab.priors.base import Conditioning, check_grids, check_region, check_sampling, gather_codes, sample_codes
+from spectrolab.errors import ModelError
+from spectrolab.priors.base import (
+    Conditioning,
+    check_grids,
+    check_region,
+    check_sampling,
+    check_sizes,
+    gather_codes,
+    sample_codes,
+)
 
 
 class UnigramPrior(nn.Module):
@@ -19,8 +27,7 @@ class UnigramPrior(nn.Module):
 
     def __init__(self, *, codebook_size: int, height: int, alpha: float = 1.0) -> None:
         super().__init__()
-        if codebook_size < 2 or height < 1 or alpha <= 0:
-            raise ConfigError(f"need codebook_size >= 2, height >= 1, alpha > 0; got {codebook_size}, {height}, {alpha}")
+        check_sizes(codebook_size=codebook_size, height=height, alpha=alpha)
         self.codebook_size = codebook_size
         self.height = height
         self.alpha = alpha
