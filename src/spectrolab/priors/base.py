@@ -128,7 +128,7 @@ def check_sampling(*, temperature: float, steps: int) -> None:
 def sample_codes(log_probs: torch.Tensor, *, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
     """One draw per row of ``log_probs`` (..., K) at ``temperature``, by the Gumbel-max trick -> (...,) int64."""
     uniform = torch.rand(log_probs.shape, generator=generator, device=log_probs.device, dtype=log_probs.dtype)
-    gumbel = -torch.log(-torch.log(uniform.clamp_min(1e-20)).clamp_min(1e-20))
+    gumbel = -torch.log((-torch.log(uniform.clamp_min(1e-20))).clamp_min(1e-20))
     return (log_probs / temperature + gumbel).argmax(dim=-1)
 
 
