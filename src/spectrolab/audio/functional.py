@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import Literal
 
 import librosa
 import numpy as np
@@ -70,7 +71,9 @@ def num_frames(num_samples: int, *, hop_length: int) -> int:
 
 
 @lru_cache(maxsize=32)
-def _mel_np(sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float, htk: bool, norm: str | None):
+def _mel_np(
+    sample_rate: int, n_fft: int, n_mels: int, f_min: float, f_max: float, htk: bool, norm: Literal["slaney"] | None
+) -> np.ndarray:
     return librosa.filters.mel(
         sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=f_min, fmax=f_max, htk=htk, norm=norm, dtype=np.float32
     )
@@ -84,7 +87,7 @@ def mel_filterbank(
     f_min: float = 0.0,
     f_max: float | None = None,
     htk: bool = False,
-    norm: str | None = "slaney",
+    norm: Literal["slaney"] | None = "slaney",
 ) -> torch.Tensor:
     """Mel filterbank (n_mels, n_fft // 2 + 1), librosa's construction (Slaney scale and area norm by default)."""
     f_max = sample_rate / 2 if f_max is None else f_max

@@ -38,7 +38,9 @@ class AudioInfo:
 def check_sample_rate(sample_rate: int, *, what: str = "sample_rate") -> int:
     """Return ``sample_rate`` as int if it is a plausible audio rate, else raise :class:`AudioError`."""
     if not MIN_SAMPLE_RATE <= int(sample_rate) <= MAX_SAMPLE_RATE or int(sample_rate) != sample_rate:
-        raise AudioError(f"{what}={sample_rate} is not a usable sample rate (expected {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz)")
+        raise AudioError(
+            f"{what}={sample_rate} is not a usable sample rate (expected {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz)"
+        )
     return int(sample_rate)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
+import librosa
 import numpy as np
 import torch
 from torch import nn
@@ -71,6 +72,10 @@ class Representation(nn.Module):
         """Samples :meth:`inverse` returns for ``num_frames`` frames."""
         return (num_frames - 1) * self.config.hop_length
 
+    def frequencies(self) -> torch.Tensor:
+        """Centre frequency in Hz of each row, (F,), increasing."""
+        return torch.linspace(0.0, self.config.sample_rate / 2, self.config.n_fft // 2 + 1)
+
     def _stft(self, wave: torch.Tensor) -> torch.Tensor:
         return F.stft(as_batch(wave), n_fft=self.config.n_fft, hop_length=self.config.hop_length, window=self.window)
 
@@ -104,6 +109,7 @@ class LogMel(Representation):
 
     config: LogMelConfig
     filterbank: torch.Tensor
+    pinv: torch.Tensor
 
     def __init__(self, config: LogMelConfig | None = None) -> None:
         super().__init__(config or LogMelConfig())
@@ -111,6 +117,11 @@ class LogMel(Representation):
         fb = F.mel_filterbank(sample_rate=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, f_min=c.f_min, f_max=c.f_max)
         self.register_buffer("filterbank", fb, persistent=False)
         self.register_buffer("pinv", torch.linalg.pinv(fb), persistent=False)
+
+    def frequencies(self) -> torch.Tensor:
+        c = self.config
+        hz = librosa.mel_frequencies(n_mels=c.n_mels + 2, fmin=c.f_min, fmax=c.f_max or c.sample_rate / 2)
+        return torch.from_numpy(hz[1:-1]).float()
 
     def mel_power(self, wave: torch.Tensor) -> torch.Tensor:
         """Power mel spectrogram (B, n_mels, N)."""
@@ -169,11 +180,12 @@ class MelIFConfig(RepresentationConfig):
     hop_length: int = 512
     n_mels: int = 1024
     log_eps: float = 1e-6
+    frames: int | None = None
 
     @classmethod
     def gansynth(cls, sample_rate: int = 16000) -> MelIFConfig:
-        """GANSynth / NOTONO high resolution: n_fft 2048, hop 512, 1024 mel bins (128 frames for 4 s, padded)."""
-        return cls(sample_rate=sample_rate, n_fft=2048, hop_length=512, n_mels=1024)
+        """GANSynth / NOTONO high resolution: n_fft 2048, hop 512, 1024 mel bins, 128 frames (4 s zero-padded)."""
+        return cls(sample_rate=sample_rate, n_fft=2048, hop_length=512, n_mels=1024, frames=128)
 
     @classmethod
     def fast(cls, sample_rate: int = 16000) -> MelIFConfig:
@@ -181,11 +193,16 @@ class MelIFConfig(RepresentationConfig):
         return cls(sample_rate=sample_rate, n_fft=1024, hop_length=256, n_mels=512)
 
 
+def _htk_mel_edges(*, sample_rate: int, n_mels: int) -> np.ndarray:
+    """n_mels + 2 equally spaced HTK-mel points from 0 Hz to Nyquist, in mel."""
+    return np.linspace(0.0, 1127.0 * np.log1p(sample_rate / 2 / 700.0), n_mels + 2)
+
+
 def _htk_warp_matrix(*, sample_rate: int, n_bins: int, n_mels: int) -> np.ndarray:
     """Triangular HTK-mel weights (n_mels, n_bins) on the bins 0..n_bins-1 of a 2 * n_bins FFT (Nyquist dropped)."""
     bin_hz = np.arange(n_bins) * sample_rate / (2 * n_bins)
     bin_mel = 1127.0 * np.log1p(bin_hz / 700.0)
-    edges = np.linspace(0.0, 1127.0 * np.log1p(sample_rate / 2 / 700.0), n_mels + 2)
+    edges = _htk_mel_edges(sample_rate=sample_rate, n_mels=n_mels)
     lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     rising = (bin_mel[None] - lower) / (centre - lower)
     falling = (upper - bin_mel[None]) / (upper - centre)
@@ -196,11 +213,14 @@ class MelIF(Representation):
     """Log-mel magnitude and mel-warped IF -> (B, 2, n_mels, N); inverse without Griffin-Lim.
 
     Channel 0 is ``log(W |X|^2 + eps)``, channel 1 the IF of the warped unwrapped phase ``W phi``; the inverse
-    un-warps both with the least-squares inverse of ``W``, integrates the IF and runs one inverse STFT.
+    un-warps both with the least-squares inverse of ``W``, integrates the IF and runs one inverse STFT. With
+    ``config.frames`` set, waveforms are zero-padded or cut to give exactly that many frames.
     """
 
     channels = 2
     config: MelIFConfig
+    warp: torch.Tensor
+    unwarp: torch.Tensor
 
     def __init__(self, config: MelIFConfig | None = None) -> None:
         super().__init__(config or MelIFConfig())
@@ -209,8 +229,25 @@ class MelIF(Representation):
         self.register_buffer("warp", torch.from_numpy(warp).float(), persistent=False)
         self.register_buffer("unwarp", torch.from_numpy(np.linalg.pinv(warp, rcond=1e-6)).float(), persistent=False)
 
+    def frequencies(self) -> torch.Tensor:
+        mel = _htk_mel_edges(sample_rate=self.config.sample_rate, n_mels=self.config.n_mels)[1:-1]
+        return torch.from_numpy(700.0 * np.expm1(mel / 1127.0)).float()
+
+    def num_frames(self, num_samples: int) -> int:
+        return self.config.frames or super().num_frames(num_samples)
+
+    def _fit_length(self, wave: torch.Tensor) -> torch.Tensor:
+        if self.config.frames is None:
+            return wave
+        target = self.num_samples(self.config.frames)
+        return (
+            torch.nn.functional.pad(wave, (0, target - wave.shape[-1]))
+            if wave.shape[-1] < target
+            else wave[..., :target]
+        )
+
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        spec = self._stft(wave)[:, :-1]
+        spec = self._stft(self._fit_length(as_batch(wave)))[:, :-1]
         power = spec.abs().pow(2)
         phase = F.phase_from_instantaneous_frequency(F.instantaneous_frequency(spec.angle()))
         log_mel = torch.log(self.warp @ power + self.config.log_eps)
@@ -235,7 +272,7 @@ _KINDS: dict[str, tuple[type[RepresentationConfig], type[Representation]]] = {
 def representation_from_config(config: dict[str, Any] | RepresentationConfig) -> Representation:
     """Build a representation from its config object or from ``config.to_dict()``."""
     if isinstance(config, RepresentationConfig):
-        return _KINDS[config.kind][1](config)  # type: ignore[call-arg]
+        return _KINDS[config.kind][1](config)
     values = dict(config)
     kind = values.pop("kind", None)
     if kind not in _KINDS:
@@ -245,5 +282,4 @@ def representation_from_config(config: dict[str, Any] | RepresentationConfig) ->
     unknown = set(values) - known
     if unknown:
         raise ConfigError(f"unknown {kind} options: {sorted(unknown)}")
-    return module_cls(config_cls(**values))  # type: ignore[call-arg]
-
+    return module_cls(config_cls(**values))

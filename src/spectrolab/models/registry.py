@@ -179,4 +179,3 @@ def load_model_dir(directory: str | os.PathLike[str], *, map_location: str = "cp
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:
     """Number of (trainable) parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-

@@ -1,0 +1,92 @@
+"""``spectrolab data render`` (an NSynth-format dataset from a soundfont) and ``spectrolab data info DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+from spectrolab.data.nsynth import NSYNTH_FAMILIES, SPLITS, read_examples, split_dir
+from spectrolab.data.nsynth_render import (
+    MANIFEST_FILE,
+    NSYNTH_PITCHES,
+    NSYNTH_VELOCITIES,
+    RenderConfig,
+    render_nsynth,
+)
+from spectrolab.data.ranges import parse_int_spec
+from spectrolab.data.soundfont import DEFAULT_SOUNDFONT
+from spectrolab.errors import DataError
+
+
+def _span(values: tuple[int, ...]) -> str:
+    return (
+        f"{values[0]}:{values[-1]}" if values == tuple(range(values[0], values[-1] + 1)) else ",".join(map(str, values))
+    )
+
+
+def _render(args: argparse.Namespace) -> int:
+    config = RenderConfig(
+        soundfont=args.soundfont,
+        programs=parse_int_spec(args.programs, name="--programs", low=0, high=127),
+        pitches=parse_int_spec(args.pitches, name="--pitches", low=0, high=127),
+        velocities=parse_int_spec(args.velocities, name="--velocities", low=1, high=127),
+        seed=args.seed,
+        max_per_program=args.max_per_program,
+    )
+    report = render_nsynth(config, args.out, workers=args.workers, force=args.force, progress=not args.quiet)
+    counts = ", ".join(f"{split} {report.notes[split]}" for split in SPLITS)
+    print(f"wrote {report.total} notes ({counts}) to {report.out_dir} in {report.seconds:.1f} s")
+    print(f"dropped {report.silent_dropped} silent notes; skipped {len(report.skipped_programs)} unmapped programs")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    root = Path(args.dir)
+    if not root.is_dir():
+        raise DataError(f"{root}: no such dataset folder")
+    present = [s for s in SPLITS if split_dir(root, s).is_dir()]
+    if not present:
+        raise DataError(f"{root}: holds no nsynth-{{{','.join(SPLITS)}}} folder")
+    counts = {
+        s: Counter(e["instrument_family_str"] for e in read_examples(split_dir(root, s)).values()) for s in present
+    }
+    print(f"{'family':12s}" + "".join(f"{s:>8s}" for s in present))
+    for family in NSYNTH_FAMILIES:
+        print(f"{family:12s}" + "".join(f"{counts[s][family]:8d}" for s in present))
+    print(f"{'total':12s}" + "".join(f"{sum(counts[s].values()):8d}" for s in present))
+    manifest_path = root / MANIFEST_FILE
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text())
+        config = manifest["config"]
+        dropped = manifest["silent_dropped"]
+        print(f"rendered from {manifest['soundfont_path']} with seed {config['seed']}; {dropped} silent notes dropped")
+        for split in SPLITS:
+            print(f"{split} programs: {','.join(map(str, manifest['splits'][split]))}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("data", help="render and inspect datasets")
+    sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    render = sub.add_parser(
+        "render",
+        help="render an NSynth-format dataset from a General-MIDI soundfont",
+        description="Selections take a value (40), a list (25,50,75), a range (21:108) or a mix (0:7,24).",
+    )
+    render.add_argument("--soundfont", default=DEFAULT_SOUNDFONT, help="a .sf2 path or a name in the system folders")
+    render.add_argument("--out", required=True, help="output folder (gets nsynth-{train,valid,test}/)")
+    render.add_argument("--programs", default="0:127", help="GM programs 0-127; unmapped ones are skipped")
+    render.add_argument("--pitches", default=_span(NSYNTH_PITCHES), help="MIDI pitches (default: NSynth's)")
+    render.add_argument("--velocities", default=_span(NSYNTH_VELOCITIES), help="MIDI velocities (default: NSynth's)")
+    render.add_argument("--seed", type=int, default=0, help="seed of the split assignment and subsampling")
+    render.add_argument("--max-per-program", type=int, help="keep this many notes per program (all pitches first)")
+    render.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="rendering processes")
+    render.add_argument("--force", action="store_true", help="replace an existing output folder")
+    render.add_argument("--quiet", action="store_true", help="no progress bar")
+    render.set_defaults(run=_render)
+    info = sub.add_parser("info", help="count the notes per split and family of an NSynth-format dataset")
+    info.add_argument("dir", help="dataset folder holding nsynth-train/ etc.")
+    info.set_defaults(run=_info)

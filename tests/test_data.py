@@ -1,0 +1,373 @@
+"""NSynth-format rendering (library and CLI), range specs, the GM table, and NSynthDataset on rendered and
+real-NSynth-layout data."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from spectrolab.audio import io
+from spectrolab.audio.representations import LogMel
+from spectrolab.cli import main as cli_main
+from spectrolab.data.gm import GM_TO_NSYNTH
+from spectrolab.data.nsynth import NSYNTH_FAMILIES, NSYNTH_KEYS, NSynthDataset, read_examples, split_dir
+from spectrolab.data.nsynth_render import (
+    NSYNTH_PITCHES,
+    RenderConfig,
+    assign_splits,
+    choose_notes,
+    render_nsynth,
+)
+from spectrolab.data.ranges import parse_int_spec
+from spectrolab.data.soundfont import TEST_SOUNDFONT
+from spectrolab.errors import ConfigError, DataError, OutputExistsError
+
+# Piano, three guitars (one family of 3 -> one per split), finger bass, violin, oboe (TimGM6mb renders it silent
+# below pitch 36), and the unmapped music box.
+TINY = RenderConfig(
+    soundfont=TEST_SOUNDFONT, programs=(0, 10, 24, 25, 26, 33, 40, 68), pitches=(21, 60, 96), velocities=(25, 127)
+)
+
+
+def _tree_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("render") / "tiny"
+    render_nsynth(TINY, out, workers=1)
+    return out
+
+
+def _all_examples(root: Path) -> dict[str, dict[str, dict]]:
+    return {s: read_examples(split_dir(root, s)) for s in ("train", "valid", "test")}
+
+
+# --- range specs -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("40", (40,)),
+        ("25,50,75", (25, 50, 75)),
+        ("21:108", tuple(range(21, 109))),
+        ("0:3,24, 2", (0, 1, 2, 3, 24)),
+        ("21:45:12", (21, 33, 45)),
+        (7, (7,)),
+        ([5, 3, 5], (3, 5)),
+    ],
+)
+def test_parse_int_spec(spec, expected):
+    assert parse_int_spec(spec, name="--x", low=0, high=127) == expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("", "empty item"),
+        ("1,,2", "empty item"),
+        ("a", "'a' in 'a' is not an integer"),
+        ("60:40", "is empty"),
+        ("1:5:0", "must be positive"),
+        ("1:2:3:4", "too many ':'"),
+        ("100:130", "outside the allowed range 0-127"),
+        ([], "empty"),
+    ],
+)
+def test_parse_int_spec_errors(spec, message):
+    with pytest.raises(ConfigError, match="--pitches") as err:
+        parse_int_spec(spec, name="--pitches", low=0, high=127)
+    assert message in str(err.value)
+
+
+# --- GM table, splits, note choice -----------------------------------------------------------------------------
+
+
+def test_gm_table_families_and_sources():
+    families = Counter(i.family for i in GM_TO_NSYNTH.values())
+    assert len(GM_TO_NSYNTH) == 86 and set(families) == set(NSYNTH_FAMILIES)
+    assert families == {
+        **{"bass": 8, "brass": 8, "flute": 8, "guitar": 9, "keyboard": 8, "mallet": 6, "organ": 5},
+        **{"reed": 11, "string": 12, "synth_lead": 8, "vocal": 3},
+    }
+    known = {
+        0: ("keyboard", "acoustic"),
+        4: ("keyboard", "electronic"),
+        12: ("mallet", "acoustic"),
+        16: ("organ", "electronic"),
+        24: ("guitar", "acoustic"),
+        30: ("guitar", "electronic"),
+        33: ("bass", "electronic"),
+        38: ("bass", "synthetic"),
+        40: ("string", "acoustic"),
+        52: ("vocal", "acoustic"),
+        56: ("brass", "acoustic"),
+        65: ("reed", "acoustic"),
+        73: ("flute", "acoustic"),
+        81: ("synth_lead", "synthetic"),
+    }
+    assert {p: (GM_TO_NSYNTH[p].family, GM_TO_NSYNTH[p].source) for p in known} == known
+    assert not {10, 47, 55, 88, 95, 100, 118, 127} & set(GM_TO_NSYNTH)
+
+
+def test_assign_splits_disjoint_balanced_and_seeded():
+    splits = assign_splits(GM_TO_NSYNTH, seed=0)
+    assert set(splits) == set(GM_TO_NSYNTH) and set(splits.values()) == {"train", "valid", "test"}
+    for family in NSYNTH_FAMILIES:
+        counts = Counter(s for p, s in splits.items() if GM_TO_NSYNTH[p].family == family)
+        n = sum(counts.values())
+        held = max(1, round(0.1 * n))
+        assert counts == {"train": n - 2 * held, "valid": held, "test": held}, family
+    assert assign_splits(GM_TO_NSYNTH, seed=0) == splits
+    assert assign_splits(GM_TO_NSYNTH, seed=1) != splits
+    assert set(assign_splits([0, 1, 24, 25], seed=3).values()) == {"train"}  # families of 1-2 programs: train
+
+
+def test_choose_notes_covers_every_pitch_first():
+    rng = np.random.default_rng(0)
+    pitches, velocities = tuple(range(21, 109)), (25, 50, 75, 100, 127)
+    assert choose_notes(pitches, velocities, limit=None, rng=rng) == [(p, v) for p in pitches for v in velocities]
+    once = choose_notes(pitches, velocities, limit=88, rng=rng)
+    assert sorted(p for p, _ in once) == list(pitches)
+    twice = choose_notes(pitches, velocities, limit=176 + 10, rng=rng)
+    per_pitch = Counter(p for p, _ in twice)
+    assert len(set(twice)) == 186 and set(per_pitch.values()) == {2, 3} and sum(per_pitch.values()) == 186
+    assert choose_notes(pitches, velocities, limit=100, rng=np.random.default_rng(5)) == choose_notes(
+        pitches, velocities, limit=100, rng=np.random.default_rng(5)
+    )
+
+
+def test_render_config_errors():
+    with pytest.raises(ConfigError, match="none is mapped"):
+        RenderConfig(programs=(10, 47))
+    with pytest.raises(ConfigError, match="pitch=130"):
+        RenderConfig(pitches=(60, 130))
+    with pytest.raises(ConfigError, match="max_per_program"):
+        RenderConfig(max_per_program=0)
+
+
+# --- rendering --------------------------------------------------------------------------------------------------
+
+
+def test_render_layout_keys_and_labels(tiny):
+    examples = _all_examples(tiny)
+    manifest = json.loads((tiny / "render.json").read_text())
+    programs = {s: {e["instrument"] for e in ex.values()} for s, ex in examples.items()}
+    assert programs == {"train": {0, 24, 33, 40, 68}, "valid": {25}, "test": {26}}  # disjoint by program
+    assert manifest["splits"] == {s: sorted(p) for s, p in programs.items()}
+    assert manifest["skipped_programs"] == [10]
+    # Oboe at pitch 21 is silent in TimGM6mb: 2 notes dropped out of 7 programs x 3 pitches x 2 velocities.
+    assert manifest["silent_dropped"] == 2 and sum(len(e) for e in examples.values()) == 40
+    for split, split_examples in examples.items():
+        audio = {p.stem for p in (split_dir(tiny, split) / "audio").glob("*.wav")}
+        assert audio == set(split_examples)
+        for note_str, example in split_examples.items():
+            assert set(example) == NSYNTH_KEYS
+            instrument = GM_TO_NSYNTH[example["instrument"]]
+            assert example["instrument_str"] == f"{instrument.family}_{instrument.source}_{instrument.program:03d}"
+            pitch, velocity = example["pitch"], example["velocity"]
+            assert note_str == example["note_str"] == f"{example['instrument_str']}-{pitch:03d}-{velocity:03d}"
+            assert (
+                NSYNTH_FAMILIES[example["instrument_family"]] == example["instrument_family_str"] == instrument.family
+            )
+            assert example["sample_rate"] == 16000 and len(example["qualities"]) == 10
+    assert examples["train"]["keyboard_acoustic_000-060-127"]["instrument_family_str"] == "keyboard"
+    assert examples["train"]["bass_electronic_033-021-025"]["instrument_source_str"] == "electronic"
+    assert "reed_acoustic_068-021-025" not in examples["train"]
+
+
+def test_render_audio_length_and_loudness(tiny):
+    for path in sorted((split_dir(tiny, "train") / "audio").glob("*.wav"))[:8]:
+        meta = io.info(path)
+        assert (meta.sample_rate, meta.channels, meta.frames) == (16000, 1, 64000)
+        assert float(io.load(path).abs().max()) == pytest.approx(0.9, abs=1e-4)
+    quiet = io.load(split_dir(tiny, "train") / "audio" / "keyboard_acoustic_000-060-025.wav")
+    loud = io.load(split_dir(tiny, "train") / "audio" / "keyboard_acoustic_000-060-127.wav")
+    assert float(quiet.abs().max()) == pytest.approx(float(loud.abs().max()), abs=1e-4)
+    assert float(quiet[:, -1000:].abs().max()) < 0.05  # the release has decayed by the end of the note
+
+
+def test_render_is_deterministic_whatever_the_workers(tiny, tmp_path):
+    render_nsynth(TINY, tmp_path / "again", workers=2)
+    assert _tree_bytes(tmp_path / "again") == _tree_bytes(tiny)
+    other = RenderConfig(**{**TINY.__dict__, "seed": 4})
+    render_nsynth(other, tmp_path / "seed4", workers=1)
+    assert _tree_bytes(tmp_path / "seed4") != _tree_bytes(tiny)
+
+
+def test_render_max_per_program_covers_playable_pitches(tmp_path):
+    config = RenderConfig(
+        soundfont=TEST_SOUNDFONT, programs=(0, 68), pitches=(21, 60, 96), velocities=(25, 75, 127), max_per_program=4
+    )
+    report = render_nsynth(config, tmp_path / "sub", workers=1)
+    examples = read_examples(split_dir(tmp_path / "sub", "train"))
+    pitches = {p: Counter(e["pitch"] for e in examples.values() if e["instrument"] == p) for p in (0, 68)}
+    assert sorted(pitches[0].values()) == [1, 1, 2] and set(pitches[0]) == {21, 60, 96}
+    assert pitches[68] == {60: 2, 96: 2}  # the silent pitch 21 is never chosen
+    assert report.silent_dropped == 0 and report.total == 8
+
+
+def test_render_refuses_existing_output_and_replaces_with_force(tiny, tmp_path):
+    with pytest.raises(OutputExistsError, match="--force"):
+        render_nsynth(TINY, tiny, workers=1)
+    target = tmp_path / "out"
+    (target / "stale").mkdir(parents=True)
+    render_nsynth(
+        RenderConfig(soundfont=TEST_SOUNDFONT, programs=(0,), pitches=(60,), velocities=(100,)), target, force=True
+    )
+    assert not (target / "stale").exists() and len(read_examples(split_dir(target, "train"))) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary folders left behind
+
+
+# --- CLI ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    monkeypatch.setattr(cli_main, "SUBCOMMANDS", ("spectrolab.cli.data",))
+    return cli_main.main
+
+
+def test_cli_render_info_and_force(cli, tiny, tmp_path, capsys):
+    out = tmp_path / "cli"
+    args = ["data", "render", "--soundfont", TEST_SOUNDFONT, "--out", str(out), "--programs", "0,10,24:26,33,40,68"]
+    args += ["--pitches", "21,60,96", "--velocities", "25,127", "--workers", "2", "--quiet"]
+    assert cli(args) == 0
+    assert "wrote 40 notes (train 28, valid 6, test 6)" in capsys.readouterr().out
+    assert _tree_bytes(out) == _tree_bytes(tiny)
+    assert cli(args) == 2
+    assert "exists already; pass --force" in capsys.readouterr().err
+    assert cli([*args, "--force"]) == 0
+    assert cli(["data", "info", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "guitar" in printed and "total             28       6       6" in printed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["render", "--out", "X", "--pitches", "60:20"], "--pitches: range '60:20'"),
+        (["render", "--out", "X", "--velocities", "0"], "--velocities: [0] outside the allowed range 1-127"),
+        (["render", "--out", "X", "--soundfont", "nope.sf2"], "soundfont 'nope.sf2' not found"),
+        (["info", "MISSING"], "MISSING: no such dataset folder"),
+    ],
+)
+def test_cli_errors(cli, tmp_path, capsys, args, message):
+    args = [str(tmp_path / a) if a in ("X", "MISSING") else a for a in args]
+    assert cli(["data", *args]) == 2
+    assert message.replace("MISSING", str(tmp_path / "MISSING")) in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- dataset -----------------------------------------------------------------------------------------------------
+
+
+def test_dataset_waveforms_and_fields(tiny):
+    data = NSynthDataset(tiny, "train", fields=("instrument_family", "pitch", "instrument_str"))
+    assert len(data) == 28
+    item = data[0]
+    assert item["input"].shape == (64000,) and item["input"].dtype == torch.float32
+    example = read_examples(split_dir(tiny, "train"))[item["note_str"]]
+    assert item["instrument_family"].item() == example["instrument_family"] and item["pitch"].item() == example["pitch"]
+    assert item["instrument_str"] == example["instrument_str"]
+    assert torch.equal(item["input"], io.load(data.audio_path(0))[0])
+
+
+def test_dataset_representation_batches(tiny):
+    logmel = LogMel()
+    data = NSynthDataset(tiny / "nsynth-train", representation=logmel)
+    batch = next(iter(DataLoader(data, batch_size=4)))
+    assert batch["input"].shape == (4, 1, 96, 251) and batch["instrument_family"].shape == (4,)
+    waves = torch.stack([io.load(data.audio_path(i))[0] for i in range(4)])
+    torch.testing.assert_close(batch["input"], logmel(waves), rtol=1e-4, atol=1e-4)
+
+
+def test_dataset_filters_and_label_maps(tiny):
+    guitars = NSynthDataset(tiny, "train", filters={"instrument_family_str": {"guitar"}})
+    assert len(guitars) == 6 and guitars.values("instrument") == [24]
+    strings = NSynthDataset(tiny, "train", filters={"instrument_family_str": {"bass", "string"}, "velocity": {127}})
+    assert len(strings) == 6 and strings.values("velocity") == [127]
+    labels = {0: 0, 40: 1}
+    mapped = NSynthDataset(tiny, "train", fields=("instrument",), label_maps={"instrument": labels})
+    assert len(mapped) == 12 and sorted({mapped[i]["instrument"].item() for i in range(len(mapped))}) == [0, 1]
+
+
+def test_dataset_errors(tiny, tmp_path):
+    with pytest.raises(DataError, match="no such dataset folder"):
+        NSynthDataset(tmp_path / "none", "train")
+    with pytest.raises(ConfigError, match="split 'dev'"):
+        NSynthDataset(tiny, "dev")
+    with pytest.raises(ConfigError, match="'family' is not an NSynth example key"):
+        NSynthDataset(tiny, "train", fields=("family",))
+    bad = tmp_path / "nsynth-train"
+    bad.mkdir()
+    (bad / "examples.json").write_text("{not json")
+    with pytest.raises(DataError, match="not valid JSON"):
+        NSynthDataset(tmp_path, "train")
+    (bad / "examples.json").write_text(json.dumps({"a-060-100": {"pitch": 60}}))
+    with pytest.raises(DataError, match="lacks NSynth keys"):
+        NSynthDataset(tmp_path, "train")
+
+
+def test_dataset_reads_real_nsynth_layout(tmp_path, notes):
+    """Two notes written the way the real NSynth's nsynth-valid/examples.json writes them."""
+    real = {
+        "bass_synthetic_033-022-050": {
+            "qualities": [0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+            "pitch": 22,
+            "note": 201034,
+            "instrument_source_str": "synthetic",
+            "velocity": 50,
+            "instrument_str": "bass_synthetic_033",
+            "instrument": 417,
+            "sample_rate": 16000,
+            "qualities_str": ["dark"],
+            "instrument_source": 2,
+            "note_str": "bass_synthetic_033-022-050",
+            "instrument_family": 0,
+            "instrument_family_str": "bass",
+        },
+        "guitar_acoustic_010-060-100": {
+            "qualities": [1, 0, 0, 0, 0, 0, 0, 1, 0, 0],
+            "pitch": 60,
+            "note": 8863,
+            "instrument_source_str": "acoustic",
+            "velocity": 100,
+            "instrument_str": "guitar_acoustic_010",
+            "instrument": 86,
+            "sample_rate": 16000,
+            "qualities_str": ["bright", "percussive"],
+            "instrument_source": 0,
+            "note_str": "guitar_acoustic_010-060-100",
+            "instrument_family": 3,
+            "instrument_family_str": "guitar",
+        },
+    }
+    folder = tmp_path / "nsynth-valid"
+    (folder / "audio").mkdir(parents=True)
+    (folder / "examples.json").write_text(json.dumps(real))
+    for wave, note_str in zip(notes, sorted(real), strict=False):
+        io.save(folder / "audio" / f"{note_str}.wav", wave, sample_rate=16000)
+    data = NSynthDataset(tmp_path, "valid", fields=("instrument_family", "instrument_source_str", "qualities"))
+    assert len(data) == 2 and len(NSynthDataset(folder)) == 2
+    item = data[1]
+    assert item["note_str"] == "guitar_acoustic_010-060-100" and item["instrument_family"].item() == 3
+    assert item["instrument_source_str"] == "acoustic"
+    assert item["qualities"].tolist() == [1, 0, 0, 0, 0, 0, 0, 1, 0, 0]
+    torch.testing.assert_close(item["input"], notes[1], atol=1 / 32768, rtol=0)
+    assert data[0]["input"].shape == (64000,)
+
+
+def test_default_config_is_nsynth():
+    config = RenderConfig()
+    assert config.pitches == NSYNTH_PITCHES == tuple(range(21, 109)) and config.velocities == (25, 50, 75, 100, 127)
+    assert (config.sample_rate, config.duration, config.hold) == (16000, 4.0, 3.0)
+    assert config.mapped == tuple(sorted(GM_TO_NSYNTH)) and config.skipped == ()
