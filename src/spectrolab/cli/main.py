@@ -15,6 +15,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "spectrolab.cli.demo",
     "spectrolab.cli.data",
     "spectrolab.cli.models",
+    "spectrolab.cli.codec",
 )
 
 

@@ -1,0 +1,38 @@
+"""Library functions behind ``spectrolab encode`` / ``decode``: load a codec, files to codes and back."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from spectrolab.audio import io
+from spectrolab.codec.codegrid import CodeGrids
+from spectrolab.codec.vqvae import Codec
+from spectrolab.errors import ModelError
+from spectrolab.models.registry import load_model_dir
+
+DEFAULT_CODEC_DIR = Path(__file__).resolve().parent.parent / "assets" / "codec_default"
+
+
+def load_codec(directory: str | os.PathLike[str] | None = None) -> Codec:
+    """The codec saved in ``directory`` (default: the shipped one), in eval mode."""
+    loaded = load_model_dir(DEFAULT_CODEC_DIR if directory is None else directory)
+    if not isinstance(loaded.model, Codec):
+        raise ModelError(f"{loaded.directory}: holds a '{loaded.name}' model, not a codec")
+    return loaded.model
+
+
+def encode(path: str | os.PathLike[str], *, codec: Codec) -> CodeGrids:
+    """Load an audio file (mono, resampled to the codec's rate) and encode it."""
+    wave = io.load(path, sample_rate=codec.sample_rate)
+    with torch.inference_mode():
+        return codec.encode(wave)
+
+
+def decode(grids: CodeGrids, path: str | os.PathLike[str], *, codec: Codec, force: bool = False) -> Path:
+    """Decode ``grids`` (batch of one) and write the audio to ``path`` atomically."""
+    with torch.inference_mode():
+        wave = codec.decode(grids)
+    return io.save(path, wave[0], sample_rate=codec.sample_rate, force=force)

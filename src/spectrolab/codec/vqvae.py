@@ -1,0 +1,297 @@
+"""Hierarchical VQ-VAE over GANSynth-style mel-IF spectrograms: a sound in, small grids of integer codes out.
+
+The representation (log-mel power and mel-warped instantaneous frequency, :class:`~spectrolab.audio.
+representations.MelIF`) inverts with one matrix product, a cumulative sum and one inverse STFT, so decoding
+needs no Griffin-Lim. The encoder downsamples frequency and time by configurable strides per stage, giving
+the bottom grid; an optional top level downsamples further (VQ-VAE-2). The bottom quantiser sees the encoder
+features and the decoded top codes; the decoder sees both levels' codebook vectors.
+
+Spectrograms inside the model are *normalised*: channel 0 is ``(log_mel - norm_shift) / norm_scale``,
+channel 1 the IF in [-1, 1); time is padded to a multiple of the total time stride with silence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spectrolab.audio.representations import MelIF, as_batch, representation_from_config
+from spectrolab.codec.codegrid import CodeGrid, CodeGrids
+from spectrolab.codec.quantizer import QuantizerOutput, VectorQuantizer
+from spectrolab.errors import ConfigError
+
+
+def _check_strides(strides: Sequence[Sequence[int]], what: str) -> list[tuple[int, int]]:
+    out = []
+    for stride in strides:
+        if len(stride) != 2 or min(stride) < 1:
+            raise ConfigError(f"{what}: each stride is a (freq, time) pair of positive integers, got {list(stride)}")
+        out.append((int(stride[0]), int(stride[1])))
+    return out
+
+
+class Unpatch(nn.Module):
+    """(B, C * sf * st, H, W) -> (B, C, H * sf, W * st): a rectangular pixel shuffle."""
+
+    def __init__(self, stride: tuple[int, int]) -> None:
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        (b, c, h, w), (sf, st) = x.shape, self.stride
+        x = x.reshape(b, c // (sf * st), sf, st, h, w).permute(0, 1, 4, 2, 5, 3)
+        return x.reshape(b, c // (sf * st), h * sf, w * st)
+
+
+def _down(c_in: int, c_out: int, stride: tuple[int, int]) -> nn.Conv2d:
+    """Patchify: a conv whose kernel equals its stride, dividing each axis exactly (cheap on a CPU)."""
+    return nn.Conv2d(c_in, c_out, stride, stride=stride)
+
+
+def _up(c_in: int, c_out: int, stride: tuple[int, int]) -> nn.Module:
+    """Inverse of :func:`_down`: a 1x1 conv to ``c_out * sf * st`` channels, then :class:`Unpatch`."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out * stride[0] * stride[1], 1), Unpatch(stride))
+
+
+def _conv3(channels: int) -> nn.Conv2d:
+    return nn.Conv2d(channels, channels, 3, padding=1)
+
+
+class ResBlock(nn.Module):
+    """x + conv1x1(relu(conv3x3(relu(x)))), as in VQ-VAE-2."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.ReLU(), _conv3(channels), nn.ReLU(), nn.Conv2d(channels, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def _encoder(c_in: int, channels: Sequence[int], strides: Sequence[tuple[int, int]], res_blocks: int) -> nn.Module:
+    """Per stage: patchify by its stride, then a 3x3 conv; residual blocks at the lowest resolution."""
+    layers: list[nn.Module] = []
+    for c_out, stride in zip(channels, strides, strict=True):
+        layers += [_down(c_in, c_out, stride), nn.ReLU(), _conv3(c_out), nn.ReLU()]
+        c_in = c_out
+    layers += [ResBlock(c_in) for _ in range(res_blocks)] + [nn.ReLU()]
+    return nn.Sequential(*layers)
+
+
+def _decoder(
+    c_in: int, channels: Sequence[int], strides: Sequence[tuple[int, int]], c_out: int, res_blocks: int
+) -> nn.Module:
+    """Mirror of :func:`_encoder` (its ``channels``/``strides`` walked backwards), ending at ``c_out`` channels."""
+    layers: list[nn.Module] = [nn.Conv2d(c_in, channels[-1], 3, padding=1)]
+    layers += [ResBlock(channels[-1]) for _ in range(res_blocks)] + [nn.ReLU()]
+    for i in range(len(channels) - 1, 0, -1):
+        layers += [_up(channels[i], channels[i - 1], strides[i]), nn.ReLU(), _conv3(channels[i - 1]), nn.ReLU()]
+    layers.append(_up(channels[0], c_out, strides[0]))
+    return nn.Sequential(*layers)
+
+
+@dataclass
+class CodecOutput:
+    """Result of :meth:`Codec.forward` on a normalised spectrogram.
+
+    Attributes:
+        reconstruction: (B, 2, F, N) normalised spectrogram decoded from the codes.
+        quantizers: one :class:`QuantizerOutput` per level, bottom first.
+    """
+
+    reconstruction: torch.Tensor
+    quantizers: list[QuantizerOutput]
+
+
+def _prod(pairs: Sequence[tuple[int, int]], axis: int) -> int:
+    return int(np.prod([p[axis] for p in pairs])) if pairs else 1
+
+
+class Codec(nn.Module):
+    """Hierarchical (1 or 2 level) VQ-VAE turning waveforms into :class:`CodeGrids` and back.
+
+    Args:
+        representation: config dict of a :class:`MelIF` representation.
+        channels: encoder channels of each bottom downsampling stage.
+        strides: (freq, time) stride of each bottom stage; their products give the bottom cell size.
+        top_channels: encoder channels of each top stage (empty: one level).
+        top_strides: (freq, time) stride of each top stage.
+        embedding_dim: dimension of the codebook vectors.
+        codebook_sizes: codes per level, bottom first.
+        res_blocks: residual blocks after each encoder and before each decoder.
+        norm_shift, norm_scale: log-mel normalisation ``(x - shift) / scale``.
+        decay, restart_threshold, kmeans_init: :class:`VectorQuantizer` options.
+    """
+
+    def __init__(
+        self,
+        *,
+        representation: dict,
+        channels: Sequence[int],
+        strides: Sequence[Sequence[int]],
+        top_channels: Sequence[int] = (),
+        top_strides: Sequence[Sequence[int]] = (),
+        embedding_dim: int = 64,
+        codebook_sizes: Sequence[int] = (1024,),
+        res_blocks: int = 1,
+        norm_shift: float = -5.0,
+        norm_scale: float = 4.0,
+        decay: float = 0.99,
+        restart_threshold: float = 0.1,
+        kmeans_init: bool = True,
+    ) -> None:
+        super().__init__()
+        rep = representation_from_config(representation)
+        if not isinstance(rep, MelIF):
+            raise ConfigError(f"the codec needs a mel_if representation, got {representation.get('kind')!r}")
+        self.representation = rep
+        self.strides = _check_strides(strides, "strides")
+        self.top_strides = _check_strides(top_strides, "top_strides")
+        levels = 2 if self.top_strides else 1
+        if len(codebook_sizes) != levels or len(channels) != len(self.strides):
+            raise ConfigError(f"need {levels} codebook sizes and one channel count per stride")
+        if len(top_channels) != len(self.top_strides):
+            raise ConfigError("need one top channel count per top stride")
+        self.norm_shift, self.norm_scale = float(norm_shift), float(norm_scale)
+        self.codebook_sizes = [int(k) for k in codebook_sizes]
+        width = channels[-1]
+        self.encoder = _encoder(rep.channels, channels, self.strides, res_blocks)
+        self.quantizers = nn.ModuleList(
+            [
+                VectorQuantizer(
+                    k, embedding_dim, decay=decay, restart_threshold=restart_threshold, kmeans_init=kmeans_init
+                )
+                for k in self.codebook_sizes
+            ]
+        )
+        if levels == 2:
+            top_width = top_channels[-1]
+            self.top_encoder = _encoder(width, top_channels, self.top_strides, res_blocks)
+            self.top_project = nn.Conv2d(top_width, embedding_dim, 1)
+            self.top_decoder = _decoder(embedding_dim, top_channels, self.top_strides, embedding_dim, res_blocks)
+            self.top_upsample = _decoder(embedding_dim, top_channels, self.top_strides, embedding_dim, 0)
+            self.project = nn.Conv2d(width + embedding_dim, embedding_dim, 1)
+        else:
+            self.project = nn.Conv2d(width, embedding_dim, 1)
+        self.decoder = _decoder(embedding_dim * levels, channels, self.strides, rep.channels, res_blocks)
+
+    # -- geometry --------------------------------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        return self.representation.sample_rate
+
+    @property
+    def num_levels(self) -> int:
+        return len(self.codebook_sizes)
+
+    def level_strides(self) -> list[tuple[int, int]]:
+        """Total (freq, time) downsampling of each level, bottom first."""
+        bottom = (_prod(self.strides, 0), _prod(self.strides, 1))
+        if self.num_levels == 1:
+            return [bottom]
+        return [bottom, (bottom[0] * _prod(self.top_strides, 0), bottom[1] * _prod(self.top_strides, 1))]
+
+    def grid_shapes(self, num_samples: int) -> list[tuple[int, int]]:
+        """(H, W) of each level's grid for audio of ``num_samples`` samples."""
+        frames = self._padded_frames(num_samples)
+        n_mels = self.representation.config.n_mels
+        return [(n_mels // f, frames // t) for f, t in self.level_strides()]
+
+    def bitrate(self, num_samples: int) -> float:
+        """Bits per second for audio of ``num_samples`` samples: sum of H * W * log2(K) over levels / seconds."""
+        shapes = self.grid_shapes(num_samples)
+        bits = sum(h * w * np.log2(k) for (h, w), k in zip(shapes, self.codebook_sizes, strict=True))
+        return float(bits * self.sample_rate / num_samples)
+
+    def _padded_frames(self, num_samples: int) -> int:
+        step = self.level_strides()[-1][1]
+        frames = self.representation.num_frames(num_samples)
+        return -(-frames // step) * step
+
+    def _row_edges_hz(self, rows: int) -> tuple[float, ...]:
+        """Band edges of ``rows`` equal slices of the HTK mel axis the representation's bins tile."""
+        top_mel = 1127.0 * np.log1p(self.sample_rate / 2 / 700.0)
+        return tuple(float(e) for e in 700.0 * np.expm1(np.linspace(0.0, top_mel, rows + 1) / 1127.0))
+
+    # -- spectrograms ----------------------------------------------------------------------------------------
+    def analyse(self, wave: torch.Tensor) -> torch.Tensor:
+        """Waveform (B, T) -> normalised, time-padded spectrogram (B, 2, n_mels, N')."""
+        wave = as_batch(wave)
+        spec = self.representation(wave)
+        log_mel = (spec[:, :1] - self.norm_shift) / self.norm_scale
+        silence = (np.log(self.representation.config.log_eps) - self.norm_shift) / self.norm_scale
+        pad = self._padded_frames(wave.shape[-1]) - spec.shape[-1]
+        log_mel = F.pad(log_mel, (0, pad), value=silence)
+        return torch.cat([log_mel, F.pad(spec[:, 1:], (0, pad))], dim=1)
+
+    def synthesise(self, spec: torch.Tensor, *, num_samples: int) -> torch.Tensor:
+        """Normalised spectrogram (B, 2, n_mels, N') -> waveform (B, num_samples)."""
+        return self.representation.inverse(self.denormalise(spec, num_samples=num_samples), length=num_samples)
+
+    def denormalise(self, spec: torch.Tensor, *, num_samples: int) -> torch.Tensor:
+        """Normalised (B, 2, n_mels, N') -> representation units, cropped to the frames of ``num_samples``."""
+        frames = self.representation.num_frames(num_samples)
+        spec = spec[..., :frames]
+        return torch.cat([spec[:, :1] * self.norm_scale + self.norm_shift, spec[:, 1:].clamp(-1.0, 1.0)], dim=1)
+
+    # -- the network -----------------------------------------------------------------------------------------
+    def forward(self, spec: torch.Tensor) -> CodecOutput:
+        """Normalised spectrogram (B, 2, n_mels, N') -> reconstruction and quantiser outputs (bottom first)."""
+        quantized = self.quantize(spec)
+        return CodecOutput(self._decode_vectors([q.quantized for q in quantized]), quantized)
+
+    def quantize(self, spec: torch.Tensor) -> list[QuantizerOutput]:
+        """Normalised spectrogram (B, 2, n_mels, N') -> one :class:`QuantizerOutput` per level, bottom first."""
+        hidden = self.encoder(spec)
+        if self.num_levels == 1:
+            return [self.quantizers[0](self.project(hidden))]
+        top = self.quantizers[1](self.top_project(self.top_encoder(hidden)))
+        bottom = self.quantizers[0](self.project(torch.cat([hidden, self.top_decoder(top.quantized)], dim=1)))
+        return [bottom, top]
+
+    def _decode_vectors(self, vectors: list[torch.Tensor]) -> torch.Tensor:
+        if len(vectors) == 2:
+            vectors = [vectors[0], self.top_upsample(vectors[1])]
+        out = self.decoder(torch.cat(vectors, dim=1))
+        return torch.cat([out[:, :1], torch.tanh(out[:, 1:])], dim=1)
+
+    # -- the public API --------------------------------------------------------------------------------------
+    def encode(self, wave: torch.Tensor) -> CodeGrids:
+        """Waveform (B, T), (B, 1, T) or (T,) -> :class:`CodeGrids` (bottom level first)."""
+        wave = as_batch(wave)
+        num_samples = wave.shape[-1]
+        hop = self.representation.config.hop_length
+        codes = [q.codes for q in self.quantize(self.analyse(wave))]
+        levels = tuple(
+            CodeGrid(c, k, t * hop / self.sample_rate, self._row_edges_hz(c.shape[1]))
+            for c, k, (_, t) in zip(codes, self.codebook_sizes, self.level_strides(), strict=True)
+        )
+        name = str(getattr(self, "spectrolab_name", ""))
+        return CodeGrids(levels=levels, sample_rate=self.sample_rate, num_samples=num_samples, codec=name)
+
+    def decode_spec(self, grids: CodeGrids) -> torch.Tensor:
+        """Codes -> spectrogram (B, 2, n_mels, N) in the representation's units."""
+        self._check(grids)
+        quantizers: list[VectorQuantizer] = list(self.quantizers)  # type: ignore[arg-type]
+        vectors = [q.lookup(c.to(q.codebook.device)) for q, c in zip(quantizers, grids.grids, strict=True)]
+        return self.denormalise(self._decode_vectors(vectors), num_samples=grids.num_samples)
+
+    def decode(self, grids: CodeGrids) -> torch.Tensor:
+        """Codes -> waveform (B, T) with T = ``grids.num_samples``."""
+        return self.representation.inverse(self.decode_spec(grids), length=grids.num_samples)
+
+    def _check(self, grids: CodeGrids) -> None:
+        if grids.sample_rate != self.sample_rate:
+            raise ConfigError(f"codes are at {grids.sample_rate} Hz but this codec works at {self.sample_rate} Hz")
+        expected = self.grid_shapes(grids.num_samples)
+        got = [level.shape for level in grids.levels]
+        if got != expected or grids.codebook_sizes != self.codebook_sizes:
+            raise ConfigError(
+                f"codes of shapes {got} with codebooks {grids.codebook_sizes} do not fit this codec "
+                f"(expects {expected} with codebooks {self.codebook_sizes}); decode with the codec that made them"
+            )

@@ -1,0 +1,1 @@
+"""Lightning training: modules, data plumbing and callbacks wrapping the plain registered models."""

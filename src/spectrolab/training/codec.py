@@ -1,0 +1,277 @@
+"""Lightning training of the codec presets on NSynth-format notes.
+
+:class:`CodecModule` wraps a registered codec (``create_model``) with its losses: reconstruction of the
+normalised mel-IF spectrogram (log-mel and IF channels), the VQ commitment loss, and a multi-resolution STFT
+loss on the audio decoded from the reconstruction. It trains on random time crops of notes (the network is
+convolutional, so crops cost less than whole notes and see more variety), validates on whole held-out notes
+(mel log-spectral distance of decoded audio) and logs codebook usage every step. :func:`train_codec` runs
+it with checkpoints, resuming, TensorBoard + CSV logs and a wall-clock budget, then exports the best weights
+as a model directory whose metadata records the data recipe, seed and budget.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+from spectrolab import metrics
+from spectrolab.codec.vqvae import Codec
+from spectrolab.data.nsynth import NSynthDataset
+from spectrolab.errors import ConfigError, DataError, OutputExistsError
+from spectrolab.models import count_parameters, create_model, save_model_dir
+from spectrolab.training.callbacks import CodecMediaLogger
+
+
+@dataclass
+class CodecLosses:
+    """Scalar losses of one batch; ``total`` is what the optimiser sees."""
+
+    total: torch.Tensor
+    log_mel: torch.Tensor
+    inst_freq: torch.Tensor
+    commitment: torch.Tensor
+    audio: torch.Tensor
+
+
+def codec_losses(
+    codec: Codec,
+    wave: torch.Tensor,
+    *,
+    if_weight: float = 1.0,
+    commitment_weight: float = 0.25,
+    audio_weight: float = 0.1,
+) -> tuple[CodecLosses, list[Any]]:
+    """Losses of ``codec`` on waveforms (B, T), and its quantiser outputs (bottom level first).
+
+    ``total = mse(log-mel) + if_weight * mse(IF) + commitment_weight * commitment + audio_weight * mrstft``,
+    the spectrogram terms on the normalised scale, the audio term between the decoded reconstruction and the
+    input audio.
+    """
+    with torch.no_grad():
+        target = codec.analyse(wave)
+    out = codec(target)
+    log_mel = torch.nn.functional.mse_loss(out.reconstruction[:, :1], target[:, :1])
+    inst_freq = torch.nn.functional.mse_loss(out.reconstruction[:, 1:], target[:, 1:])
+    commitment = sum((q.commitment_loss for q in out.quantizers), torch.zeros(()))
+    audio = torch.zeros(())
+    if audio_weight > 0:
+        decoded = codec.synthesise(out.reconstruction, num_samples=wave.shape[-1])
+        audio = metrics.multi_resolution_stft_distance(wave, decoded).mean()
+    total = log_mel + if_weight * inst_freq + commitment_weight * commitment + audio_weight * audio
+    return CodecLosses(total, log_mel, inst_freq, commitment, audio), out.quantizers
+
+
+class CodecModule(L.LightningModule):
+    """A registered codec with its losses, optimiser and whole-note validation."""
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        model_args: dict[str, Any] | None = None,
+        learning_rate: float = 1e-3,
+        if_weight: float = 1.0,
+        commitment_weight: float = 0.25,
+        audio_weight: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        model = create_model(model_name, **(model_args or {}))
+        if not isinstance(model, Codec):
+            raise ConfigError(f"'{model_name}' is not a codec")
+        self.model = model
+        self.weights = {"if_weight": if_weight, "commitment_weight": commitment_weight, "audio_weight": audio_weight}
+
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
+        losses, quantizers = codec_losses(self.model, batch, **self.weights)
+        for item in fields(losses):
+            self.log(f"train/{item.name}", getattr(losses, item.name), prog_bar=item.name == "total")
+        for level, q in enumerate(quantizers):
+            self.log(f"codebook/perplexity_l{level}", q.perplexity)
+            self.log(f"codebook/dead_codes_l{level}", float(q.dead_codes), prog_bar=level == 0)
+        return losses.total
+
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        grids = self.model.encode(batch)
+        decoded = self.model.decode(grids)
+        sr = self.model.sample_rate
+        self.log("val/mel_lsd", metrics.mel_log_spectral_distance(batch, decoded, sample_rate=sr).mean(), prog_bar=True)
+        self.log("val/spectral_convergence", metrics.spectral_convergence(batch, decoded).mean())
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.hparams["learning_rate"])
+
+
+class RandomCrops(Dataset[torch.Tensor]):
+    """Random crops of ``num_samples`` samples from notes (N, T); with ``onset_probability`` a crop starts at 0.
+
+    Notes start with their attack, which a uniform crop would rarely include.
+    """
+
+    def __init__(self, waves: torch.Tensor, *, num_samples: int, onset_probability: float = 0.3) -> None:
+        if num_samples > waves.shape[-1]:
+            raise ConfigError(f"crop of {num_samples} samples is longer than the notes ({waves.shape[-1]})")
+        self.waves, self.num_samples, self.onset_probability = waves, num_samples, onset_probability
+
+    def __len__(self) -> int:
+        return self.waves.shape[0]
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        span = self.waves.shape[-1] - self.num_samples
+        start = 0 if torch.rand(()) < self.onset_probability else int(torch.randint(span + 1, ()))
+        return self.waves[index, start : start + self.num_samples]
+
+
+def _stack_first(items: list[tuple[torch.Tensor, ...]]) -> torch.Tensor:
+    return torch.stack([item[0] for item in items])
+
+
+def crop_samples(codec: Codec, seconds: float) -> int:
+    """Samples of a crop of about ``seconds`` whose frames fill whole top-level cells (no padding)."""
+    hop = codec.representation.config.hop_length
+    step = codec.level_strides()[-1][1]
+    cells = max(1, round(seconds * codec.sample_rate / hop / step))
+    return (cells * step - 1) * hop
+
+
+def pitch_covering(pitches: Sequence[int], count: int, *, seed: int) -> list[int]:
+    """Indices of ``count`` items dealt round-robin over the distinct pitches (shuffled within each pitch).
+
+    Every pitch present gets an item before any pitch gets a second one, so training covers every pitch.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    by_pitch: dict[int, list[int]] = {}
+    for index in torch.randperm(len(pitches), generator=generator).tolist():
+        by_pitch.setdefault(int(pitches[index]), []).append(index)
+    queues = [by_pitch[p] for p in sorted(by_pitch)]
+    chosen: list[int] = []
+    for round_ in range(max(map(len, queues), default=0)):
+        chosen += [q[round_] for q in queues if round_ < len(q)]
+    return sorted(chosen[:count])
+
+
+def load_notes(root: str | Path, split: str, *, count: int, sample_rate: int, seed: int) -> tuple[torch.Tensor, dict]:
+    """Waveforms (count', T) of up to ``count`` notes of ``split`` covering every pitch, and their recipe."""
+    dataset = NSynthDataset(root, split, fields=(), sample_rate=sample_rate)
+    if len(dataset) == 0:
+        raise DataError(f"{root}: split '{split}' holds no notes")
+    pitches = [example["pitch"] for example in dataset.examples]
+    indices = pitch_covering(pitches, count, seed=seed)
+    waves = torch.stack([dataset[i]["input"] for i in indices])
+    recipe = {
+        "root": str(root),
+        "split": split,
+        "notes": len(indices),
+        "programs": sorted({dataset.examples[i]["instrument"] for i in indices}),
+        "pitches": sorted({pitches[i] for i in indices}),
+    }
+    return waves, recipe
+
+
+@dataclass
+class CodecTrainConfig:
+    """Everything :func:`train_codec` needs; saved with the exported model."""
+
+    data: str
+    out: str
+    preset: str = "vqvae_default"
+    model_args: dict[str, Any] = field(default_factory=dict)
+    train_notes: int = 2000
+    val_notes: int = 16
+    batch_size: int = 16
+    crop_seconds: float = 1.0
+    learning_rate: float = 1e-3
+    if_weight: float = 1.0
+    commitment_weight: float = 0.25
+    audio_weight: float = 0.1
+    max_minutes: float | None = 20.0
+    max_steps: int = -1
+    val_every: int = 250
+    threads: int = 1
+    seed: int = 0
+    resume: str | None = None
+    force: bool = False
+
+
+@dataclass
+class CodecTrainResult:
+    """Where the exported model went and how training went."""
+
+    model_dir: Path
+    steps: int
+    seconds: float
+    best_mel_lsd: float | None
+
+
+def _trainer(config: CodecTrainConfig, out: Path, checkpoint: ModelCheckpoint) -> L.Trainer:
+    return L.Trainer(
+        accelerator="cpu",
+        max_time=None if config.max_minutes is None else timedelta(minutes=config.max_minutes),
+        max_steps=config.max_steps,
+        max_epochs=-1,
+        val_check_interval=config.val_every,
+        check_val_every_n_epoch=None,
+        callbacks=[checkpoint, CodecMediaLogger()],
+        logger=[TensorBoardLogger(out, name="logs", version=""), CSVLogger(out, name="logs", version="")],
+        log_every_n_steps=10,
+        default_root_dir=out,
+        enable_model_summary=False,
+    )
+
+
+def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
+    """Train ``config.preset`` on ``config.data``; export the best weights to ``config.out/model``."""
+    out = Path(config.out)
+    model_dir = out / "model"
+    if (model_dir / "config.json").exists() and not config.force and config.resume is None:
+        raise OutputExistsError(f"{model_dir}: holds a trained model already; pass --force to train again")
+    torch.set_num_threads(config.threads)
+    L.seed_everything(config.seed, workers=True)
+    module = CodecModule(
+        config.preset,
+        model_args=config.model_args,
+        learning_rate=config.learning_rate,
+        if_weight=config.if_weight,
+        commitment_weight=config.commitment_weight,
+        audio_weight=config.audio_weight,
+    )
+    codec = module.model
+    train_waves, train_recipe = load_notes(
+        config.data, "train", count=config.train_notes, sample_rate=codec.sample_rate, seed=config.seed
+    )
+    val_waves, val_recipe = load_notes(
+        config.data, "valid", count=config.val_notes, sample_rate=codec.sample_rate, seed=config.seed
+    )
+    crops = RandomCrops(train_waves, num_samples=crop_samples(codec, config.crop_seconds))
+    train_loader = DataLoader(crops, batch_size=config.batch_size, shuffle=True, drop_last=True)
+    val_loader = DataLoader(TensorDataset(val_waves), batch_size=config.val_notes, collate_fn=_stack_first)
+    checkpoint = ModelCheckpoint(dirpath=out / "checkpoints", monitor="val/mel_lsd", mode="min", save_last=True)
+    trainer = _trainer(config, out, checkpoint)
+    start = time.perf_counter()
+    trainer.fit(module, train_loader, val_loader, ckpt_path=config.resume)
+    seconds = time.perf_counter() - start
+    if checkpoint.best_model_path:
+        best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
+        module.load_state_dict(best["state_dict"])
+    best_score = checkpoint.best_model_score
+    metadata = {
+        "train_config": asdict(config),
+        "data": {"train": train_recipe, "valid": val_recipe},
+        "budget": {"steps": trainer.global_step, "seconds": round(seconds, 1), "threads": config.threads},
+        "parameters": count_parameters(codec),
+        "best_val_mel_lsd": None if best_score is None else float(best_score),
+    }
+    save_model_dir(codec, model_dir, metadata=metadata, force=True)
+    best_lsd = None if best_score is None or math.isnan(float(best_score)) else float(best_score)
+    return CodecTrainResult(model_dir, trainer.global_step, seconds, best_lsd)
