@@ -13,6 +13,7 @@ from spectrolab.errors import SpectrolabError
 
 SUBCOMMANDS: tuple[str, ...] = (
     "spectrolab.cli.demo",
+    "spectrolab.cli.blur",
     "spectrolab.cli.data",
     "spectrolab.cli.models",
     "spectrolab.cli.codec",
