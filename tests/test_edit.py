@@ -28,6 +28,16 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(scope="module")
+def codec(notes):
+    """An untrained default codec whose codebook is k-means-initialised on the notes (one training forward)."""
+    torch.manual_seed(0)
+    model = create_model("vqvae_default")
+    with torch.no_grad():
+        model.train()(model.analyse(notes))
+    return model.eval()
+
+
 def test_region_covers_overlapped_cells_by_hand():
     region = Region(start_s=0.3, stop_s=0.6, low_hz=150.0, high_hz=450.0)
     cells = region_to_cells(region, seconds_per_cell=0.25, row_edges_hz=EDGES, width=8)
@@ -36,10 +46,11 @@ def test_region_covers_overlapped_cells_by_hand():
     assert cells.mask(4, 8).sum() == cells.num_cells == 6
 
 
-def test_cells_region_cells_round_trip_on_mel_edges():
-    codec = create_model("vqvae_default")
-    edges = codec._row_edges_hz(32)
-    spc = 256 * 16 / SAMPLE_RATE
+def test_cells_region_cells_round_trip_on_mel_edges(codec, notes):
+    with torch.inference_mode():
+        grid = codec.encode(notes[:1]).levels[0]
+    edges, spc = grid.row_edges_hz, grid.seconds_per_cell
+    assert grid.shape == (32, 16)
     for r0, r1 in itertools.combinations(range(33), 2):
         for c0, c1 in ((0, 1), (3, 9), (15, 16), (0, 16)):
             cells = CellRegion(r0, r1, c0, c1)
@@ -74,16 +85,6 @@ def test_bad_cell_regions_and_spans_raise():
     for text in ("0.5", "a:b", "1:2:3"):
         with pytest.raises(ConfigError, match="--time"):
             parse_span(text, what="--time")
-
-
-@pytest.fixture(scope="module")
-def codec(notes):
-    """An untrained default codec whose codebook is k-means-initialised on the notes (one training forward)."""
-    torch.manual_seed(0)
-    model = create_model("vqvae_default")
-    with torch.no_grad():
-        model.train()(model.analyse(notes))
-    return model.eval()
 
 
 @pytest.fixture(scope="module")

@@ -32,8 +32,9 @@ def _conditioning(args: argparse.Namespace) -> Conditioning | None:
 
 def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    if args.plot:
-        io.check_writable(args.plot, force=args.force)
+    for path in (args.output, args.plot):
+        if path is not None:
+            io.check_writable(path, force=args.force)
     codec = load_codec(args.codec)
     prior = load_prior(args.prior)
     info = io.info(args.input)

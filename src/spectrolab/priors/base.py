@@ -126,10 +126,14 @@ def check_sampling(*, temperature: float, steps: int) -> None:
 
 
 def sample_codes(log_probs: torch.Tensor, *, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
-    """One draw per row of ``log_probs`` (..., K) at ``temperature``, by the Gumbel-max trick -> (...,) int64."""
-    uniform = torch.rand(log_probs.shape, generator=generator, device=log_probs.device, dtype=log_probs.dtype)
-    gumbel = -torch.log((-torch.log(uniform.clamp_min(1e-20))).clamp_min(1e-20))
-    return (log_probs / temperature + gumbel).argmax(dim=-1)
+    """One draw per row of ``log_probs`` (..., K) from ``softmax(log_probs / temperature)`` -> (...,) int64.
+
+    Inverse-CDF sampling: one uniform number per row, so a seeded ``generator`` fixes the draws.
+    """
+    probs = torch.softmax(log_probs.float() / temperature, dim=-1)
+    cdf = probs.cumsum(dim=-1)
+    uniform = torch.rand((*cdf.shape[:-1], 1), generator=generator, device=cdf.device)
+    return torch.searchsorted(cdf, uniform * cdf[..., -1:]).squeeze(-1).clamp_max(cdf.shape[-1] - 1)
 
 
 def gather_codes(log_probs: torch.Tensor, grids: torch.Tensor) -> torch.Tensor:

@@ -83,23 +83,18 @@ def log_table(counts: torch.Tensor, alpha: float) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class NaiveBayesTables:
-    """Log-probability tables: class prior (K,), neighbours (F, V + 2, K) whose last value row is zeros
-    (hidden neighbour), row (H, K), pitch (129, K) and family (12, K) whose last rows are zeros (unknown)."""
+    """All log p(value | class) tables stacked in ``table`` (R, K): each neighbour's V + 2 values (the last,
+    "hidden", all zeros), the H rows, 129 pitches and 12 families (the last, "unknown", zeros); ``starts``
+    (F + 3,) is where each feature's block begins; ``class_log_prior`` (K,)."""
 
+    table: torch.Tensor
+    starts: torch.Tensor
     class_log_prior: torch.Tensor
-    neighbour: torch.Tensor
-    row: torch.Tensor
-    pitch: torch.Tensor
-    family: torch.Tensor
 
-    def joint(self, neighbours: torch.Tensor, rows: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor):
-        """Normalised log p(code | features) (N, K) from neighbour codes (N, F), rows, pitch, family (N,)."""
-        num_features, num_values, _ = self.neighbour.shape
-        flat = self.neighbour.reshape(num_features * num_values, -1)
-        index = neighbours + torch.arange(num_features, device=neighbours.device) * num_values
-        total = self.class_log_prior + flat[index].sum(dim=1) + self.row[rows]
-        total = total + self.pitch[pitch] + self.family[family]
-        return torch.log_softmax(total, dim=-1)
+    def scores(self, features: torch.Tensor) -> torch.Tensor:
+        """Unnormalised log p(code, features) (N, K) from feature values (N, F + 3): neighbours, row, pitch, family."""
+        index = features + self.starts
+        return nn.functional.embedding_bag(index, self.table, mode="sum") + self.class_log_prior
 
 
 def _with_zero_row(table: torch.Tensor) -> torch.Tensor:
@@ -204,23 +199,23 @@ class NaiveBayesPrior(nn.Module):
         version = sum(t._version for t in self.buffers())
         if self._cache is None or self._cache[0] != version:
             smoothed = self.class_counts + self.alpha
+            blocks = [_with_zero_row(log_table(c, self.alpha)) for c in self.neighbour_counts]
+            blocks += [log_table(self.row_counts, self.alpha)]
+            blocks += [_with_zero_row(log_table(c, self.alpha)) for c in (self.pitch_counts, self.family_counts)]
+            sizes = torch.tensor([0] + [len(b) for b in blocks[:-1]], device=smoothed.device)
             tables = NaiveBayesTables(
-                class_log_prior=smoothed.log() - smoothed.sum().log(),
-                neighbour=_with_zero_row(torch.stack([log_table(c, self.alpha) for c in self.neighbour_counts])),
-                row=log_table(self.row_counts, self.alpha),
-                pitch=_with_zero_row(log_table(self.pitch_counts, self.alpha)),
-                family=_with_zero_row(log_table(self.family_counts, self.alpha)),
+                table=torch.cat(blocks), starts=sizes.cumsum(0), class_log_prior=smoothed.log() - smoothed.sum().log()
             )
             self._cache = (version, tables)
         return self._cache[1]
 
     def _features(
         self, grids: torch.Tensor, hidden: torch.Tensor | None, conditioning: Conditioning | None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Neighbours (B, H, W, F), rows, pitch, family (B, H, W); unknown labels point at the zero rows."""
-        neighbours = self._neighbour_features(grids, hidden)
+    ) -> torch.Tensor:
+        """Feature values (B, H, W, F + 3): neighbours, row, pitch, family; unknowns point at the zero rows."""
         pitch, family = self._labels(grids, conditioning)
-        return neighbours, self._rows(grids), pitch % (NUM_PITCHES + 1), family % (NUM_FAMILIES + 1)
+        labels = [self._rows(grids), pitch % (NUM_PITCHES + 1), family % (NUM_FAMILIES + 1)]
+        return torch.cat([self._neighbour_features(grids, hidden), torch.stack(labels, dim=-1)], dim=-1)
 
     def log_probs(
         self, grids: torch.Tensor, *, hidden: torch.Tensor | None = None, conditioning: Conditioning | None = None
@@ -229,11 +224,9 @@ class NaiveBayesPrior(nn.Module):
         grids = check_grids(grids, self.codebook_size, height=self.height)
         if hidden is not None:
             hidden = check_region(hidden, grids)
-        neighbours, rows, pitch, family = self._features(grids, hidden, conditioning)
-        joint = self.tables().joint(
-            neighbours.reshape(-1, len(self.offsets)), rows.reshape(-1), pitch.reshape(-1), family.reshape(-1)
-        )
-        return joint.view(*grids.shape, self.codebook_size)
+        features = self._features(grids, hidden, conditioning)
+        scores = self.tables().scores(features.reshape(-1, features.shape[-1]))
+        return torch.log_softmax(scores, dim=-1).view(*grids.shape, self.codebook_size)
 
     def log_prob(self, grids: torch.Tensor, *, conditioning: Conditioning | None = None) -> torch.Tensor:
         """(B, H, W) log p(code | neighbours, row, labels) of each cell, in nats."""
@@ -255,17 +248,17 @@ class NaiveBayesPrior(nn.Module):
         grids = check_grids(grids, self.codebook_size, height=self.height)
         region = check_region(region, grids)
         tables = self.tables()
-        _, rows, pitch, family = self._features(grids, None, conditioning)
-        first = self.log_probs(grids, hidden=region, conditioning=conditioning)[region]
+        features = self._features(grids, region, conditioning)
         current = grids.clone()
-        current[region] = sample_codes(first, temperature=temperature, generator=generator)
+        current[region] = sample_codes(tables.scores(features[region]), temperature=temperature, generator=generator)
         colours = colour_classes(grids.shape[1], grids.shape[2], self.offsets).to(grids.device)
+        num_neighbours = len(self.offsets)
         for _ in range(steps):
             for colour in range(int(colours.max()) + 1):
                 cells = region & (colours == colour)
                 if not bool(cells.any()):
                     continue
-                neighbours = self._neighbour_features(current, None)
-                log_p = tables.joint(neighbours[cells], rows[cells], pitch[cells], family[cells])
-                current[cells] = sample_codes(log_p, temperature=temperature, generator=generator)
+                features[..., :num_neighbours] = self._neighbour_features(current, None)
+                scores = tables.scores(features[cells])
+                current[cells] = sample_codes(scores, temperature=temperature, generator=generator)
         return current
