@@ -147,6 +147,19 @@ def test_log_probs_are_normalised_and_log_prob_picks_them(grids, name):
     assert (prior.log_prob(grids[:3]) <= 0).all()
 
 
+@pytest.mark.parametrize("name", ["nb", "transformer"])
+def test_hidden_cells_are_invisible_and_batching_is_exact(grids, name):
+    prior = build_priors(grids)[name]
+    hidden = torch.zeros(H, W, dtype=torch.bool)
+    hidden[2:4, 1:6] = True
+    changed = grids[:3].clone()
+    changed[:, hidden] = (changed[:, hidden] + 1) % K
+    batched = prior.log_probs(grids[:3], hidden=hidden)
+    torch.testing.assert_close(prior.log_probs(changed, hidden=hidden), batched)
+    one_by_one = torch.cat([prior.log_probs(grids[i : i + 1], hidden=hidden) for i in range(3)])
+    torch.testing.assert_close(one_by_one, batched, atol=1e-5, rtol=1e-5)
+
+
 def test_transformer_log_prob_hides_each_cell_alone(grids):
     prior = build_priors(grids)["transformer"]
     assert isinstance(prior, torch.nn.Module)

@@ -46,6 +46,7 @@ def prior_transformer(
     num_heads: int = 4,
     dim_feedforward: int = 512,
     dropout: float = 0.1,
+    patch: Sequence[int] = (2, 2),
 ) -> MaskedCodeTransformer:
     """Masked-code Transformer over the grid with 2-D position and pitch/family embeddings; MaskGIT sampling."""
     return MaskedCodeTransformer(
@@ -57,6 +58,7 @@ def prior_transformer(
         num_heads=num_heads,
         dim_feedforward=dim_feedforward,
         dropout=dropout,
+        patch=patch,
     )
 
 

@@ -12,6 +12,7 @@ every hidden cell, keeps the most confident draws and hides the rest again, on a
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -31,7 +32,13 @@ from spectrolab.priors.base import (
 
 
 class MaskedCodeTransformer(nn.Module):
-    """Bidirectional Transformer predicting hidden codes of a (B, H, W) grid; ``forward`` -> (B, H, W, K) logits."""
+    """Bidirectional Transformer predicting hidden codes of a (B, H, W) grid; ``forward`` -> (B, H, W, K) logits.
+
+    Cells are grouped into ``patch`` = (rows, columns) patches, one token each (the sum of its cells' code and
+    within-patch position embeddings), which divides the sequence length by the patch area; a linear layer
+    maps each output token back to one feature vector per cell, and a shared head gives each cell's logits.
+    Grids are padded with hidden cells up to whole patches.
+    """
 
     def __init__(
         self,
@@ -44,39 +51,58 @@ class MaskedCodeTransformer(nn.Module):
         num_heads: int = 4,
         dim_feedforward: int = 512,
         dropout: float = 0.1,
+        patch: Sequence[int] = (2, 2),
     ) -> None:
         super().__init__()
         check_sizes(codebook_size=codebook_size, height=height, max_width=max_width, d_model=d_model)
+        if len(patch) != 2 or min(patch) < 1:
+            raise ConfigError(f"patch must be two positive sizes (rows, columns), got {list(patch)}")
         self.codebook_size = codebook_size
         self.height = height
         self.max_width = max_width
+        self.patch = (int(patch[0]), int(patch[1]))
         self.mask_token = codebook_size
+        area = self.patch[0] * self.patch[1]
         self.code_embedding = nn.Embedding(codebook_size + 1, d_model)
-        self.row_embedding = nn.Embedding(height, d_model)
-        self.col_embedding = nn.Embedding(max_width, d_model)
+        self.cell_embedding = nn.Parameter(torch.randn(area, d_model) * 0.02)
+        self.row_embedding = nn.Embedding(-(-height // self.patch[0]), d_model)
+        self.col_embedding = nn.Embedding(-(-max_width // self.patch[1]), d_model)
         self.pitch_embedding = nn.Embedding(NUM_PITCHES + 1, d_model)
         self.family_embedding = nn.Embedding(NUM_FAMILIES + 1, d_model)
         layer = nn.TransformerEncoderLayer(
             d_model, num_heads, dim_feedforward, dropout, activation="gelu", batch_first=True, norm_first=True
         )
         self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        self.unpatch = nn.Linear(d_model, area * d_model)
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, codebook_size)
 
-    def forward(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
-        """Logits (B, H, W, K) from tokens (B, H, W) (``K`` = hidden) and pitch, family (B,) (-1 = unknown)."""
+    def features(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
+        """Per-cell features (B, H, W, d) from tokens (B, H, W) (``K`` = hidden), pitch, family (B,) (-1 unknown)."""
         batch, height, width = tokens.shape
         if height != self.height or width > self.max_width:
             raise ConfigError(
                 f"grid of {height} x {width} cells; this transformer takes {self.height} rows and"
                 f" at most {self.max_width} columns"
             )
-        rows = self.row_embedding.weight[:, None, :]
-        cols = self.col_embedding.weight[None, :width, :]
-        x = (self.code_embedding(tokens) + rows + cols).reshape(batch, height * width, -1)
+        pr, pc = self.patch
+        rows, cols = -(-height // pr), -(-width // pc)
+        padded = nn.functional.pad(tokens, (0, cols * pc - width, 0, rows * pr - height), value=self.mask_token)
+        x = self.code_embedding(padded).view(batch, rows, pr, cols, pc, -1).permute(0, 1, 3, 2, 4, 5)
+        x = (x.reshape(batch, rows, cols, pr * pc, -1) + self.cell_embedding).sum(dim=3)
+        x = x + self.row_embedding.weight[:, None, :] + self.col_embedding.weight[None, :cols, :]
         label = self.pitch_embedding(pitch % (NUM_PITCHES + 1)) + self.family_embedding(family % (NUM_FAMILIES + 1))
-        x = self.encoder(torch.cat([label[:, None, :], x], dim=1))
-        return self.head(self.norm(x[:, 1:])).view(batch, height, width, -1)
+        x = self.encoder(torch.cat([label[:, None, :], x.reshape(batch, rows * cols, -1)], dim=1))[:, 1:]
+        x = self.unpatch(x).view(batch, rows, cols, pr, pc, -1).permute(0, 1, 3, 2, 4, 5)
+        return x.reshape(batch, rows * pr, cols * pc, -1)[:, :height, :width]
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits (..., K) from per-cell features (..., d)."""
+        return self.head(self.norm(features))
+
+    def forward(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
+        """Logits (B, H, W, K) from tokens (B, H, W) (``K`` = hidden) and pitch, family (B,) (-1 = unknown)."""
+        return self.logits(self.features(tokens, pitch, family))
 
     def _logits(
         self, grids: torch.Tensor, hidden: torch.Tensor | None, conditioning: Conditioning | None

@@ -17,7 +17,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from spectrolab.codec import Codec
+from spectrolab.data.nsynth import NSynthDataset
 from spectrolab.errors import ConfigError
+from spectrolab.priors.base import Conditioning
 from spectrolab.priors.transformer import MaskedCodeTransformer
 
 
@@ -49,8 +52,8 @@ def drop_labels(labels: torch.Tensor, probability: float, *, generator: torch.Ge
 
 def masked_loss(model: MaskedCodeTransformer, grids: torch.Tensor, hidden: torch.Tensor, pitch, family):
     """Mean cross-entropy (nats) of the hidden cells of ``grids`` (B, H, W) given the visible ones."""
-    logits = model(grids.masked_fill(hidden, model.mask_token), pitch, family)
-    return nn.functional.cross_entropy(logits[hidden], grids[hidden])
+    features = model.features(grids.masked_fill(hidden, model.mask_token), pitch, family)
+    return nn.functional.cross_entropy(model.logits(features[hidden]), grids[hidden])
 
 
 class TransformerPriorModule(L.LightningModule):
@@ -122,10 +125,36 @@ class EncodedGrids:
                 f"{tuple(self.pitch.shape)}, {tuple(self.family.shape)}"
             )
 
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The three tensors by name, e.g. to save with safetensors."""
+        return {"grids": self.grids, "pitch": self.pitch, "family": self.family}
+
+    @property
+    def conditioning(self) -> Conditioning:
+        return Conditioning(pitch=self.pitch, family=self.family)
+
+    def subset(self, index: torch.Tensor | slice) -> EncodedGrids:
+        return EncodedGrids(self.grids[index], self.pitch[index], self.family[index])
+
     def loader(self, *, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
         generator = torch.Generator().manual_seed(seed)
         dataset = TensorDataset(self.grids.long(), self.pitch.long(), self.family.long())
         return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
+
+
+def encode_dataset(dataset: NSynthDataset, codec: Codec, *, level: int = 0, batch_size: int = 32) -> EncodedGrids:
+    """Encode every note of an NSynth-format dataset (fields ``pitch`` and ``instrument_family``) with ``codec``."""
+    missing = {"pitch", "instrument_family"} - set(dataset.fields)
+    if missing or dataset.representation is not None:
+        raise ConfigError(f"need a waveform dataset with fields pitch and instrument_family (missing {missing})")
+    grids, pitch, family = [], [], []
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    with torch.inference_mode():
+        for batch in loader:
+            grids.append(codec.encode(batch["input"]).grids[level])
+            pitch.append(batch["pitch"])
+            family.append(batch["instrument_family"])
+    return EncodedGrids(torch.cat(grids), torch.cat(pitch), torch.cat(family))
 
 
 @dataclass(frozen=True)
