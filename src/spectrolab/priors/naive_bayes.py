@@ -5,7 +5,7 @@ set of offsets ``(d_row, d_col)`` (one more value where the offset falls outside
 when known, the grid's pitch and instrument family. With ``neighbour_vocab`` set, a neighbour's value is its
 code only for the ``neighbour_vocab`` codes most frequent in the first fitted data and one shared "rare" value
 otherwise, which keeps the tables of large codebooks small. Fitting counts (feature, value, class) triples with one
-``bincount``; probabilities are additively smoothed and combined in log space, exactly as scikit-learn's
+scatter-add; probabilities are additively smoothed and combined in log space, exactly as scikit-learn's
 ``CategoricalNB`` does with ``class_prior`` set to the smoothed class frequencies. A feature whose value is
 unknown (a hidden neighbour, a missing label) is marginalised out, which in Naive Bayes means dropping its
 term. Sampling a region is Gibbs sampling: cells coloured so that no two of one colour see each other are
@@ -97,6 +97,12 @@ class NaiveBayesTables:
         return nn.functional.embedding_bag(index, self.table, mode="sum") + self.class_log_prior
 
 
+def _add_counts(counts: torch.Tensor, flat_index: torch.Tensor) -> None:
+    """Add one to ``counts`` at each flat index, in place (a scatter-add: no dense temporary)."""
+    flat_index = flat_index.reshape(-1)
+    counts.view(-1).index_add_(0, flat_index, torch.ones(flat_index.shape, dtype=counts.dtype, device=counts.device))
+
+
 def _with_zero_row(table: torch.Tensor) -> torch.Tensor:
     return torch.cat([table, torch.zeros_like(table[..., :1, :])], dim=-2)
 
@@ -162,18 +168,13 @@ class NaiveBayesPrior(nn.Module):
             self._choose_vocab(codes)
         neighbours = self._neighbour_features(grids, None).reshape(codes.numel(), -1)
         feature = torch.arange(len(self.offsets), device=grids.device)
-        flat = ((feature * (self.num_values + 1) + neighbours) * k + codes[:, None]).reshape(-1)
-        self.neighbour_counts += torch.bincount(flat, minlength=self.neighbour_counts.numel()).view_as(
-            self.neighbour_counts
-        )
-        self.class_counts += torch.bincount(codes, minlength=k)
-        self.row_counts += torch.bincount((self._rows(grids).reshape(-1) * k + codes), minlength=self.height * k).view(
-            self.height, k
-        )
+        _add_counts(self.neighbour_counts, ((feature * (self.num_values + 1) + neighbours) * k + codes[:, None]))
+        _add_counts(self.class_counts, codes)
+        _add_counts(self.row_counts, self._rows(grids).reshape(-1) * k + codes)
         pitch, family = self._labels(grids, conditioning)
         for counts, labels in ((self.pitch_counts, pitch.reshape(-1)), (self.family_counts, family.reshape(-1))):
             known = labels >= 0
-            counts += torch.bincount(labels[known] * k + codes[known], minlength=counts.numel()).view_as(counts)
+            _add_counts(counts, labels[known] * k + codes[known])
         self._cache = None
         return self
 
