@@ -192,6 +192,17 @@ def test_sampling_keeps_outside_and_is_seeded(grids, name):
     assert not torch.equal(first[:, region], other[:, region])
 
 
+def test_gibbs_draws_a_single_cell_from_its_conditional(grids):
+    """One region cell among fixed neighbours: its Gibbs draws follow the model's conditional at that cell."""
+    model = NaiveBayesPrior(codebook_size=K, height=H, offsets=OFFSETS, alpha=0.5).fit(grids)
+    batch = grids[7:8].expand(20000, H, W)
+    region = torch.zeros(H, W, dtype=torch.bool)
+    region[2, 3] = True
+    drawn = model.sample(batch, region, steps=1, generator=torch.Generator().manual_seed(0))[:, 2, 3]
+    expected = model.log_probs(grids[7:8])[0, 2, 3].exp()
+    torch.testing.assert_close(torch.bincount(drawn, minlength=K) / 20000.0, expected, atol=0.012, rtol=0)
+
+
 @pytest.mark.parametrize("temperature", [1.0, 2.0, 0.5])
 def test_sample_codes_follow_tempered_distribution(temperature):
     probs = torch.tensor([0.5, 0.3, 0.15, 0.05])

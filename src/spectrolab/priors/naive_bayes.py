@@ -97,6 +97,38 @@ class NaiveBayesTables:
         return nn.functional.embedding_bag(index, self.table, mode="sum") + self.class_log_prior
 
 
+class _GibbsSweep:
+    """The grids during Gibbs sampling, padded with the "outside" code ``K`` and flattened, with the flat
+    positions of the region's cells (R,) and of their neighbours (R, F), so each update is two gathers."""
+
+    def __init__(
+        self, grids: torch.Tensor, region: torch.Tensor, offsets: Sequence[tuple[int, int]], *, codebook_size: int
+    ) -> None:
+        self.shape = grids.shape
+        self.pad_r = max(abs(dr) for dr, _ in offsets)
+        self.pad_c = max(abs(dc) for _, dc in offsets)
+        padded = nn.functional.pad(grids, (self.pad_c, self.pad_c, self.pad_r, self.pad_r), value=codebook_size)
+        self.flat = padded.reshape(-1).clone()
+        self.padded_shape = padded.shape
+        b, r, c = region.nonzero(as_tuple=True)
+        rows, cols = padded.shape[1], padded.shape[2]
+        self.cells = (b * rows + r + self.pad_r) * cols + c + self.pad_c
+        steps = torch.tensor([dr * cols + dc for dr, dc in offsets], device=grids.device)
+        self.around = self.cells[:, None] + steps
+
+    def neighbours(self, group: torch.Tensor) -> torch.Tensor:
+        """Current codes (N, F) at the offsets of the region cells selected by ``group`` (R,) bool."""
+        return self.flat[self.around[group]]
+
+    def set(self, group: torch.Tensor, codes: torch.Tensor) -> None:
+        self.flat[self.cells[group]] = codes
+
+    def grids(self) -> torch.Tensor:
+        """The current grids (B, H, W)."""
+        padded = self.flat.view(self.padded_shape)
+        return padded[:, self.pad_r : self.pad_r + self.shape[1], self.pad_c : self.pad_c + self.shape[2]].clone()
+
+
 def _add_counts(counts: torch.Tensor, flat_index: torch.Tensor) -> None:
     """Add one to ``counts`` at each flat index, in place (a scatter-add: no dense temporary)."""
     flat_index = flat_index.reshape(-1)
@@ -252,14 +284,17 @@ class NaiveBayesPrior(nn.Module):
         features = self._features(grids, region, conditioning)
         current = grids.clone()
         current[region] = sample_codes(tables.scores(features[region]), temperature=temperature, generator=generator)
-        colours = colour_classes(grids.shape[1], grids.shape[2], self.offsets).to(grids.device)
-        num_neighbours = len(self.offsets)
+        sweep = _GibbsSweep(current, region, self.offsets, codebook_size=self.codebook_size)
+        value_of = torch.cat([self.neighbour_values, torch.tensor([self.num_values], device=grids.device)])
+        colours = colour_classes(grids.shape[1], grids.shape[2], self.offsets).to(grids.device)[None].expand_as(region)
+        groups = [(region & (colours == c))[region] for c in range(int(colours.max()) + 1)]
+        features = features[region]
         for _ in range(steps):
-            for colour in range(int(colours.max()) + 1):
-                cells = region & (colours == colour)
-                if not bool(cells.any()):
+            for group in groups:
+                if not bool(group.any()):
                     continue
-                features[..., :num_neighbours] = self._neighbour_features(current, None)
-                scores = tables.scores(features[cells])
-                current[cells] = sample_codes(scores, temperature=temperature, generator=generator)
-        return current
+                features[group, : len(self.offsets)] = value_of[sweep.neighbours(group)]
+                sweep.set(
+                    group, sample_codes(tables.scores(features[group]), temperature=temperature, generator=generator)
+                )
+        return sweep.grids()

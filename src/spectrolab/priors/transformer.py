@@ -136,9 +136,10 @@ class MaskedCodeTransformer(nn.Module):
                 hidden = one_hot[start : start + chunk]
                 tokens = grids[b].expand_as(hidden).masked_fill(hidden, self.mask_token)
                 n = hidden.shape[0]
-                logp = torch.log_softmax(self(tokens, pitch[b].expand(n), family[b].expand(n)), dim=-1)
-                picked = gather_codes(logp, grids[b].expand_as(hidden))
-                out[b, start : start + n] = picked.reshape(n, cells)[hidden.reshape(n, cells)]
+                features = self.features(tokens, pitch[b].expand(n), family[b].expand(n))[hidden]
+                logp = torch.log_softmax(self.logits(features), dim=-1)
+                codes = grids[b].expand_as(hidden)[hidden]
+                out[b, start : start + n] = logp.gather(-1, codes[:, None])[:, 0]
         return out.view(batch, height, width)
 
     @torch.no_grad()
