@@ -6,12 +6,15 @@ import argparse
 import time
 from pathlib import Path
 
+import torch
+
 from spectrolab.audio import io
 from spectrolab.codec import load_codec
 from spectrolab.data.nsynth import NSYNTH_FAMILIES
 from spectrolab.edit.blur import BlurOptions, blur_file
 from spectrolab.edit.plot import plot_blur
 from spectrolab.edit.region import CellRegion, Region, parse_span
+from spectrolab.errors import ConfigError
 from spectrolab.priors.api import load_prior
 from spectrolab.priors.base import Conditioning
 
@@ -23,11 +26,23 @@ def region_from_args(args: argparse.Namespace, *, duration: float, nyquist: floa
     return Region(start_s=start, stop_s=stop, low_hz=low, high_hz=high)
 
 
+def cells_from_args(args: argparse.Namespace, *, height: int, width: int) -> CellRegion:
+    """The cells of ``--rows`` and ``--cols`` (each defaulting to the whole grid)."""
+    if args.time or args.freq:
+        raise ConfigError("give the region either in seconds and Hz (--time, --freq) or in cells (--rows, --cols)")
+    rows = parse_span(args.rows, what="--rows") if args.rows else (0, height)
+    cols = parse_span(args.cols, what="--cols") if args.cols else (0, width)
+    if not all(float(v).is_integer() for v in (*rows, *cols)):
+        raise ConfigError(f"--rows and --cols take whole cell indices, got {args.rows}, {args.cols}")
+    return CellRegion(int(rows[0]), int(rows[1]), int(cols[0]), int(cols[1])).check_fits(height, width)
+
+
 def _conditioning(args: argparse.Namespace) -> Conditioning | None:
     if args.pitch is None and args.family is None:
         return None
-    family = None if args.family is None else NSYNTH_FAMILIES.index(args.family)
-    return Conditioning(pitch=args.pitch, family=family)  # type: ignore[arg-type]
+    pitch = None if args.pitch is None else torch.tensor([args.pitch])
+    family = None if args.family is None else torch.tensor([NSYNTH_FAMILIES.index(args.family)])
+    return Conditioning(pitch=pitch, family=family)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -38,7 +53,12 @@ def _run(args: argparse.Namespace) -> int:
     codec = load_codec(args.codec)
     prior = load_prior(args.prior)
     info = io.info(args.input)
-    region: Region | CellRegion = region_from_args(args, duration=info.duration, nyquist=codec.sample_rate / 2)
+    region: Region | CellRegion
+    if args.rows or args.cols:
+        height, width = codec.grid_shapes(round(info.duration * codec.sample_rate))[args.level]
+        region = cells_from_args(args, height=height, width=width)
+    else:
+        region = region_from_args(args, duration=info.duration, nyquist=codec.sample_rate / 2)
     options = BlurOptions(
         level=args.level,
         temperature=args.temperature,
@@ -66,6 +86,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="edited audio file (.wav, .flac, .ogg)")
     p.add_argument("--time", help="START:STOP seconds (default: the whole sound)")
     p.add_argument("--freq", help="LOW:HIGH Hz (default: all frequencies)")
+    p.add_argument("--rows", help="FIRST:STOP grid rows, instead of --freq (0 = lowest band)")
+    p.add_argument("--cols", help="FIRST:STOP grid columns, instead of --time")
     p.add_argument("--prior", default="nb", help="nb, transformer, or a prior model directory (default: nb)")
     p.add_argument("--codec", help="codec model directory (default: the shipped codec)")
     p.add_argument("--level", type=int, default=0, help="code level to edit (0 = bottom, finest)")
