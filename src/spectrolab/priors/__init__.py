@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from spectrolab.models.registry import register_model
 from spectrolab.priors.base import Conditioning, Prior, bits_per_code
-from spectrolab.priors.naive_bayes import EIGHT_NEIGHBOURS, NaiveBayesPrior
+from spectrolab.priors.naive_bayes import FOUR_NEIGHBOURS, NaiveBayesPrior
 from spectrolab.priors.transformer import MaskedCodeTransformer
 from spectrolab.priors.unigram import UnigramPrior
 
@@ -25,7 +25,7 @@ def prior_naive_bayes(
     *,
     codebook_size: int,
     height: int,
-    offsets: Sequence[Sequence[int]] = EIGHT_NEIGHBOURS,
+    offsets: Sequence[Sequence[int]] = FOUR_NEIGHBOURS,
     alpha: float = 1.0,
     neighbour_vocab: int | None = None,
 ) -> NaiveBayesPrior:
