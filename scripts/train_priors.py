@@ -99,9 +99,10 @@ def train_transformer(args: argparse.Namespace, train: EncodedGrids, valid: Enco
         d_model=args.d_model,
         num_layers=args.layers,
         dim_feedforward=4 * args.d_model,
+        dropout=args.dropout,
     )
     budget = TrainingBudget(
-        max_steps=args.max_steps, max_minutes=args.minutes, batch_size=args.batch_size, seed=args.seed
+        max_steps=args.max_steps, max_minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, seed=args.seed
     )
     started = time.perf_counter()
     metrics = train_transformer_prior(model, train, valid.subset(slice(0, 256)), budget=budget, log_dir=args.logs)
@@ -129,6 +130,8 @@ def main() -> None:
     parser.add_argument("--d-model", type=int, default=128)
     parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--max-steps", type=int, default=4000)
     parser.add_argument("--minutes", type=float, default=12.0, help="wall-clock budget of transformer training")
     parser.add_argument("--threads", type=int, default=1)

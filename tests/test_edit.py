@@ -155,3 +155,4 @@ def test_cli_blur_end_to_end(tmp_path, codec, priors, notes, capsys):
     assert "either" in capsys.readouterr().err
     assert main([*base, "--rows", "2:40", "--force"]) == 2
     assert "outside the 32 x 16 grid" in capsys.readouterr().err
+
