@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--d-model", type=int, default=128)
     parser.add_argument("--layers", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--max-steps", type=int, default=4000)
     parser.add_argument("--minutes", type=float, default=12.0, help="wall-clock budget of transformer training")
