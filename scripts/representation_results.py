@@ -25,7 +25,16 @@ from spectrolab.audio.representations import (
 )
 from spectrolab.data.soundfont import DEFAULT_SOUNDFONT, NoteRenderer, NoteSpec, normalize_loudness
 
-PROGRAMS = {0: "piano", 11: "vibraphone", 19: "organ", 25: "guitar", 33: "bass", 40: "violin", 56: "trumpet", 73: "flute"}
+PROGRAMS = {
+    0: "piano",
+    11: "vibraphone",
+    19: "organ",
+    25: "guitar",
+    33: "bass",
+    40: "violin",
+    56: "trumpet",
+    73: "flute",
+}
 PITCHES = (36, 52, 64, 79)
 CANDIDATES: dict[str, Representation] = {
     "MelIF gansynth (2048/512, 1024 mel, no Griffin-Lim)": MelIF(MelIFConfig.gansynth()),

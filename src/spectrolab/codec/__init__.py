@@ -3,10 +3,10 @@
 Importing this package registers the codec presets with the model registry (task "codec").
 """
 
+from spectrolab.codec import presets as _presets  # noqa: F401  (registers the presets)
 from spectrolab.codec.api import DEFAULT_CODEC_DIR, decode, encode, load_codec
 from spectrolab.codec.codegrid import CodeGrid, CodeGrids
-from spectrolab.codec.digits import DigitsVQVAE, vqvae_digits
-from spectrolab.codec.presets import vqvae_default, vqvae_notono
+from spectrolab.codec.digits import DigitsVQVAE
 from spectrolab.codec.quantizer import QuantizerOutput, VectorQuantizer
 from spectrolab.codec.vqvae import Codec, CodecOutput
 
@@ -22,7 +22,4 @@ __all__ = [
     "decode",
     "encode",
     "load_codec",
-    "vqvae_default",
-    "vqvae_digits",
-    "vqvae_notono",
 ]

@@ -81,10 +81,7 @@ class DigitsVQVAE(nn.Module):
         return DigitsOutput(torch.sigmoid(self.decoder(quantized.quantized)), quantized)
 
 
-@register_model("vqvae_digits", task="codec")
-def vqvae_digits(**kwargs: int) -> DigitsVQVAE:
-    """Prototype VQ-VAE on handwritten digits (8x8 scikit-learn digits or 28x28 MNIST)."""
-    return DigitsVQVAE(**kwargs)
+register_model("vqvae_digits", task="codec", description="prototype VQ-VAE on handwritten digits")(DigitsVQVAE)
 
 
 def reconstruction_error(model: DigitsVQVAE, images: torch.Tensor) -> float:

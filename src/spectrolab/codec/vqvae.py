@@ -20,10 +20,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spectrolab.audio import functional as F_audio
 from spectrolab.audio.representations import MelIF, as_batch, representation_from_config
 from spectrolab.codec.codegrid import CodeGrid, CodeGrids
+from spectrolab.codec.phase import peak_locked_phase
 from spectrolab.codec.quantizer import QuantizerOutput, VectorQuantizer
 from spectrolab.errors import ConfigError
+
+PHASES = ("decoded", "peaks")
 
 
 def _check_strides(strides: Sequence[Sequence[int]], what: str) -> list[tuple[int, int]]:
@@ -126,6 +130,8 @@ class Codec(nn.Module):
         res_blocks: residual blocks after each encoder and before each decoder.
         norm_shift, norm_scale: log-mel normalisation ``(x - shift) / scale``.
         decay, restart_threshold, kmeans_init: :class:`VectorQuantizer` options.
+        phase: how decoding recovers phase: ``"decoded"`` integrates the decoded IF channel (GANSynth, NOTONO);
+            ``"peaks"`` derives it from the decoded magnitude (:func:`~spectrolab.codec.phase.peak_locked_phase`).
     """
 
     def __init__(
@@ -141,11 +147,15 @@ class Codec(nn.Module):
         res_blocks: int = 1,
         norm_shift: float = -5.0,
         norm_scale: float = 4.0,
-        decay: float = 0.99,
-        restart_threshold: float = 0.1,
+        decay: float = 0.95,
+        restart_threshold: float = 0.5,
         kmeans_init: bool = True,
+        phase: str = "decoded",
     ) -> None:
         super().__init__()
+        if phase not in PHASES:
+            raise ConfigError(f"phase={phase!r}: expected one of {PHASES}")
+        self.phase = phase
         rep = representation_from_config(representation)
         if not isinstance(rep, MelIF):
             raise ConfigError(f"the codec needs a mel_if representation, got {representation.get('kind')!r}")
@@ -231,19 +241,44 @@ class Codec(nn.Module):
 
     def synthesise(self, spec: torch.Tensor, *, num_samples: int) -> torch.Tensor:
         """Normalised spectrogram (B, 2, n_mels, N') -> waveform (B, num_samples)."""
-        return self.representation.inverse(self.denormalise(spec, num_samples=num_samples), length=num_samples)
+        return self.invert(self.denormalise(spec, num_samples=num_samples), num_samples=num_samples)
+
+    def invert(self, spec: torch.Tensor, *, num_samples: int) -> torch.Tensor:
+        """Spectrogram (B, 2, n_mels, N) in representation units -> waveform (B, num_samples), by ``phase``."""
+        rep = self.representation
+        if self.phase == "decoded":
+            return rep.inverse(spec, length=num_samples)
+        config = rep.config
+        magnitude = (rep.unwarp @ (spec[:, 0].exp() - config.log_eps)).clamp_min(0.0).sqrt()
+        phase = peak_locked_phase(magnitude, n_fft=config.n_fft, hop_length=config.hop_length)
+        linear = torch.polar(magnitude, phase)
+        linear = torch.cat([linear, torch.zeros_like(linear[:, :1])], dim=1)
+        window = rep.window
+        return F_audio.istft(
+            linear, n_fft=config.n_fft, hop_length=config.hop_length, window=window, length=num_samples
+        )
+
+    @property
+    def max_log_power(self) -> float:
+        """Ceiling of decoded log-mel power: a full-scale sinusoid's, ``log((n_fft / 4) ** 2)``, plus one.
+
+        Overshooting peaks of the decoder would otherwise dominate the decoded audio's energy.
+        """
+        return float(2 * np.log(self.representation.config.n_fft / 4) + 1.0)
 
     def denormalise(self, spec: torch.Tensor, *, num_samples: int) -> torch.Tensor:
         """Normalised (B, 2, n_mels, N') -> representation units, cropped to the frames of ``num_samples``."""
         frames = self.representation.num_frames(num_samples)
         spec = spec[..., :frames]
-        return torch.cat([spec[:, :1] * self.norm_scale + self.norm_shift, spec[:, 1:].clamp(-1.0, 1.0)], dim=1)
+        config = self.representation.config
+        log_mel = (spec[:, :1] * self.norm_scale + self.norm_shift).clamp(np.log(config.log_eps), self.max_log_power)
+        return torch.cat([log_mel, spec[:, 1:].clamp(-1.0, 1.0)], dim=1)
 
     # -- the network -----------------------------------------------------------------------------------------
     def forward(self, spec: torch.Tensor) -> CodecOutput:
         """Normalised spectrogram (B, 2, n_mels, N') -> reconstruction and quantiser outputs (bottom first)."""
         quantized = self.quantize(spec)
-        return CodecOutput(self._decode_vectors([q.quantized for q in quantized]), quantized)
+        return CodecOutput(self.decode_vectors([q.quantized for q in quantized]), quantized)
 
     def quantize(self, spec: torch.Tensor) -> list[QuantizerOutput]:
         """Normalised spectrogram (B, 2, n_mels, N') -> one :class:`QuantizerOutput` per level, bottom first."""
@@ -254,7 +289,8 @@ class Codec(nn.Module):
         bottom = self.quantizers[0](self.project(torch.cat([hidden, self.top_decoder(top.quantized)], dim=1)))
         return [bottom, top]
 
-    def _decode_vectors(self, vectors: list[torch.Tensor]) -> torch.Tensor:
+    def decode_vectors(self, vectors: list[torch.Tensor]) -> torch.Tensor:
+        """Codebook vectors of each level, bottom first, each (B, D, H_l, W_l) -> normalised spectrogram."""
         if len(vectors) == 2:
             vectors = [vectors[0], self.top_upsample(vectors[1])]
         out = self.decoder(torch.cat(vectors, dim=1))
@@ -279,11 +315,11 @@ class Codec(nn.Module):
         self._check(grids)
         quantizers: list[VectorQuantizer] = list(self.quantizers)  # type: ignore[arg-type]
         vectors = [q.lookup(c.to(q.codebook.device)) for q, c in zip(quantizers, grids.grids, strict=True)]
-        return self.denormalise(self._decode_vectors(vectors), num_samples=grids.num_samples)
+        return self.denormalise(self.decode_vectors(vectors), num_samples=grids.num_samples)
 
     def decode(self, grids: CodeGrids) -> torch.Tensor:
         """Codes -> waveform (B, T) with T = ``grids.num_samples``."""
-        return self.representation.inverse(self.decode_spec(grids), length=grids.num_samples)
+        return self.invert(self.decode_spec(grids), num_samples=grids.num_samples)
 
     def _check(self, grids: CodeGrids) -> None:
         if grids.sample_rate != self.sample_rate:

@@ -9,6 +9,7 @@ with, free-form metadata such as label names, and the library version) and is lo
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import os
 from collections.abc import Callable
@@ -90,9 +91,18 @@ def model_info(name: str) -> ModelInfo:
 
 
 def create_model(name: str, **overrides: Any) -> nn.Module:
-    """Build the registered model ``name`` with its defaults updated by ``overrides``."""
+    """Build the registered model ``name`` with its defaults updated by ``overrides``.
+
+    The full set of arguments (the builder's own defaults included) is recorded on the model, so a saved
+    config rebuilds the same architecture even if a default changes later.
+    """
     info = model_info(name)
-    kwargs = {**info.defaults, **overrides}
+    try:
+        bound = inspect.signature(info.builder).bind(**{**info.defaults, **overrides})
+    except TypeError as exc:
+        raise ModelError(f"model '{name}': {exc}") from exc
+    bound.apply_defaults()
+    kwargs = dict(bound.arguments)
     model = info.builder(**kwargs)
     model.spectrolab_name = name  # type: ignore[assignment]
     model.spectrolab_args = kwargs  # type: ignore[assignment]

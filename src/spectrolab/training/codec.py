@@ -220,6 +220,7 @@ def _trainer(config: CodecTrainConfig, out: Path, checkpoint: ModelCheckpoint) -
         max_time=None if config.max_minutes is None else timedelta(minutes=config.max_minutes),
         max_steps=config.max_steps,
         max_epochs=-1,
+        gradient_clip_val=1.0,
         val_check_interval=config.val_every,
         check_val_every_n_epoch=None,
         callbacks=[checkpoint, CodecMediaLogger()],
@@ -227,6 +228,7 @@ def _trainer(config: CodecTrainConfig, out: Path, checkpoint: ModelCheckpoint) -
         log_every_n_steps=10,
         default_root_dir=out,
         enable_model_summary=False,
+        num_sanity_val_steps=0,
     )
 
 

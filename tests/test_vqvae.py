@@ -1,0 +1,205 @@
+"""Hierarchical VQ-VAE: grid geometry and bitrate, encode/decode invariants, losses, training, the shipped codec,
+the digits prototype and the encode/decode CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spectrolab import metrics
+from spectrolab.audio import io
+from spectrolab.audio.representations import LogMelConfig
+from spectrolab.cli.main import main
+from spectrolab.codec import Codec, CodeGrids, load_codec
+from spectrolab.codec.digits import (
+    DigitsVQVAE,
+    load_digits_images,
+    load_mnist_images,
+    reconstruction_error,
+    train_digits,
+)
+from spectrolab.data.nsynth_render import RenderConfig, render_nsynth
+from spectrolab.data.soundfont import TEST_SOUNDFONT
+from spectrolab.errors import ConfigError, DataError
+from spectrolab.models import create_model, list_models
+from spectrolab.training.codec import CodecTrainConfig, codec_losses, crop_samples, pitch_covering, train_codec
+
+# Mel log-spectral distance (dB) of the shipped codec on the five fixture notes (TimGM6mb, a soundfont it never
+# saw in training), measured when it was trained; the test allows a margin over it.
+SHIPPED_MEL_LSD = 7.0
+
+
+@pytest.fixture(scope="module")
+def default() -> Codec:
+    torch.manual_seed(0)
+    return create_model("vqvae_default").eval()
+
+
+@pytest.fixture(scope="module")
+def notono() -> Codec:
+    torch.manual_seed(0)
+    return create_model("vqvae_notono").eval()
+
+
+def test_presets_are_registered_codecs():
+    assert {"vqvae_default", "vqvae_notono", "vqvae_digits"} <= set(list_models(task="codec"))
+
+
+def test_notono_geometry_matches_the_paper(notono):
+    # 2 x 1024 x 128 mel-IF input; bottom 64 x 8 and top 32 x 4 grids of 512 codes; 1.44 kbit/s for 4 s
+    spec = notono.analyse(torch.zeros(1, 64000))
+    assert tuple(spec.shape) == (1, 2, 1024, 128)
+    assert notono.grid_shapes(64000) == [(64, 8), (32, 4)]
+    assert notono.bitrate(64000) == pytest.approx((64 * 8 + 32 * 4) * 9 / 4.0)
+
+
+def test_default_geometry_and_lower_bitrate(default, notono):
+    assert tuple(default.analyse(torch.zeros(1, 64000)).shape) == (1, 2, 512, 256)
+    assert default.grid_shapes(64000) == [(32, 16)]
+    assert default.bitrate(64000) == pytest.approx(32 * 16 * 10 / 4.0)
+    assert default.bitrate(64000) < notono.bitrate(64000)
+
+
+def test_encode_reports_cells_in_seconds_and_hz(default, notes):
+    grids = default.encode(notes[:2])
+    level = grids.levels[0]
+    assert level.codes.shape == (2, 32, 16) and level.codebook_size == 1024
+    assert level.seconds_per_cell == pytest.approx(16 * 256 / 16000)
+    edges = np.array(level.row_edges_hz)
+    assert edges[0] == 0.0 and edges[-1] == pytest.approx(8000.0) and (np.diff(edges) > 0).all()
+    assert grids.bitrate == pytest.approx(default.bitrate(64000))
+    assert grids.codec == "vqvae_default"
+
+
+@pytest.mark.parametrize("length", [64000, 20001])
+def test_decode_restores_the_length_and_the_spectrogram_shape(notono, notes, length):
+    wave = notes[:2, :length]
+    grids = notono.encode(wave)
+    with torch.inference_mode():
+        assert notono.decode(grids).shape == wave.shape
+        spec = notono.decode_spec(grids)
+    assert spec.shape[-1] == notono.representation.num_frames(length)
+
+
+def test_batched_encode_equals_one_by_one(notono, notes):
+    batched = notono.encode(notes[:3])
+    for i in range(3):
+        single = notono.encode(notes[i : i + 1])
+        for a, b in zip(batched.grids, single.grids, strict=True):
+            assert torch.equal(a[i : i + 1], b)
+
+
+def test_decode_survives_the_code_file(default, notes, tmp_path):
+    grids = default.encode(notes[:1])
+    grids.save(tmp_path / "x.codes")
+    with torch.inference_mode():
+        assert torch.equal(default.decode(grids), default.decode(CodeGrids.load(tmp_path / "x.codes")))
+
+
+def test_decode_rejects_codes_of_another_codec(default, notono, notes):
+    with pytest.raises(ConfigError, match="do not fit"):
+        default.decode(notono.encode(notes[:1]))
+
+
+def test_codec_needs_mel_if_and_a_known_phase():
+    with pytest.raises(ConfigError, match="mel_if"):
+        create_model("vqvae_default", representation=LogMelConfig().to_dict())
+    with pytest.raises(ConfigError, match="phase"):
+        create_model("vqvae_default", phase="griffin_lim")
+
+
+def test_peak_phase_decoding_needs_no_if_channel(default, notes):
+    grids = default.encode(notes[:1])
+    with torch.inference_mode():
+        spec = default.decode_spec(grids)
+        a = default.invert(spec, num_samples=64000)
+        spec[:, 1] = torch.rand_like(spec[:, 1])
+        assert torch.equal(a, default.invert(spec, num_samples=64000))
+
+
+def test_losses_are_finite_and_train_every_part(notes):
+    codec = create_model("vqvae_notono").train()
+    losses, quantizers = codec_losses(codec, notes[:2, :15872])
+    assert all(torch.isfinite(v) for v in (losses.total, losses.log_mel, losses.inst_freq, losses.audio))
+    assert len(quantizers) == 2
+    losses.total.backward()
+    for name in ("encoder.0.weight", "top_encoder.0.weight", "decoder.0.weight", "project.weight"):
+        assert codec.get_parameter(name).grad.abs().sum() > 0, name
+
+
+def test_pitch_covering_deals_every_pitch_before_repeating():
+    pitches = [60] * 10 + [61] * 3 + [62]
+    chosen = pitch_covering(pitches, 5, seed=0)
+    assert len(chosen) == 5 and {pitches[i] for i in chosen} == {60, 61, 62}
+    assert sorted(pitches[i] for i in pitch_covering(pitches, 3, seed=1)) == [60, 61, 62]
+
+
+def test_crops_fill_whole_top_cells(default, notono):
+    for codec in (default, notono):
+        frames = codec.representation.num_frames(crop_samples(codec, 1.0))
+        assert frames % codec.level_strides()[-1][1] == 0
+
+
+def test_train_codec_runs_resumes_and_exports(tmp_path):
+    config = RenderConfig(soundfont=TEST_SOUNDFONT, programs=(0, 1, 2, 24, 25, 26), pitches=(60,), velocities=(100,))
+    render_nsynth(config, tmp_path / "data")
+    train = CodecTrainConfig(
+        data=str(tmp_path / "data"), out=str(tmp_path / "run"), preset="vqvae_notono", batch_size=2,
+        max_steps=2, val_every=2, val_notes=2, max_minutes=None, audio_weight=0.1,
+    )  # fmt: skip
+    result = train_codec(train)
+    assert result.steps == 2 and result.best_mel_lsd is not None
+    codec = load_codec(result.model_dir)
+    assert codec.grid_shapes(64000) == [(64, 8), (32, 4)]
+    resumed = train_codec(
+        CodecTrainConfig(**{**train.__dict__, "max_steps": 3, "resume": str(tmp_path / "run/checkpoints/last.ckpt")})
+    )
+    assert resumed.steps == 3
+
+
+def test_digits_vqvae_learns():
+    torch.manual_seed(0)
+    digits = load_digits_images()
+    assert digits.shape == (1797, 1, 8, 8) and float(digits.min()) >= 0.0 and float(digits.max()) == 1.0
+    model = DigitsVQVAE()
+    before = reconstruction_error(model, digits)
+    train_digits(model, digits, steps=40)
+    after = reconstruction_error(model, digits)
+    assert after < before / 2.5, (before, after)
+
+
+def test_mnist_loader_reads_idx_and_rejects_garbage(tmp_path):
+    pixels = np.arange(2 * 28 * 28, dtype=np.uint64).astype(np.uint8)
+    header = b"".join(int(n).to_bytes(4, "big") for n in (2051, 2, 28, 28))
+    (tmp_path / "images").write_bytes(header + pixels.tobytes())
+    images = load_mnist_images(tmp_path / "images")
+    assert images.shape == (2, 1, 28, 28) and float(images[0, 0, 0, 1]) == pytest.approx(1 / 255)
+    (tmp_path / "bad").write_bytes(header[:4] + b"\0" * 20)
+    with pytest.raises(DataError, match="truncated"):
+        load_mnist_images(tmp_path / "bad")
+
+
+def test_shipped_codec_reconstructs_fixture_notes(notes):
+    codec = load_codec()
+    with torch.inference_mode():
+        decoded = codec.decode(codec.encode(notes))
+    lsd = metrics.mel_log_spectral_distance(notes, decoded, sample_rate=16000)
+    assert lsd.mean() < SHIPPED_MEL_LSD + 1.5, lsd
+
+
+def test_cli_encode_decode_and_force(notes, tmp_path, capsys):
+    wav, codes, out = tmp_path / "in.wav", tmp_path / "x.codes", tmp_path / "out.wav"
+    io.save(wav, notes[0], sample_rate=16000)
+    assert main(["encode", str(wav), "-o", str(codes)]) == 0
+    printed = capsys.readouterr().out
+    assert "32x16 of 1024 codes" in printed and "1280 bit/s" in printed
+    assert main(["encode", str(wav), "-o", str(codes)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["encode", str(wav), "-o", str(codes), "--force"]) == 0
+    assert main(["decode", str(codes), "-o", str(out)]) == 0
+    assert io.load(out).shape == (1, 64000)
+    assert main(["decode", str(codes), "-o", str(out)]) == 2
+    (tmp_path / "bad.codes").write_bytes(b"junk")
+    assert main(["decode", str(tmp_path / "bad.codes"), "-o", str(tmp_path / "b.wav")]) == 2
+    assert "code-grid" in capsys.readouterr().err
