@@ -7,6 +7,7 @@ Notes: 8 GM programs from different families x 4 pitches, velocity 100, 4 s at 1
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -84,7 +85,8 @@ def main() -> None:
     columns = list(next(iter(rows.values())))
     lines = [
         f"Round trip wave -> representation -> inverse -> wave on {len(waves)} notes from {args.soundfont} "
-        f"({len(PROGRAMS)} programs x pitches {list(PITCHES)}), {torch.get_num_threads()} CPU threads.",
+        f"({len(PROGRAMS)} programs x pitches {list(PITCHES)}), {torch.get_num_threads()} CPU threads, "
+        f"load average {os.getloadavg()[0]:.1f} when it finished (timings are upper bounds on a busy machine).",
         "",
         "| representation | " + " | ".join(columns) + " |",
         "|---" * (len(columns) + 1) + "|",

@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import librosa
 import numpy as np
 import pytest
 import torch
@@ -15,6 +16,7 @@ from torch.utils.data import DataLoader
 from spectrolab.audio import io
 from spectrolab.audio.representations import LogMel
 from spectrolab.cli import main as cli_main
+from spectrolab.data import nsynth_render
 from spectrolab.data.gm import GM_TO_NSYNTH
 from spectrolab.data.nsynth import NSYNTH_FAMILIES, NSYNTH_KEYS, NSynthDataset, read_examples, split_dir
 from spectrolab.data.nsynth_render import (
@@ -25,7 +27,7 @@ from spectrolab.data.nsynth_render import (
     render_nsynth,
 )
 from spectrolab.data.ranges import parse_int_spec
-from spectrolab.data.soundfont import TEST_SOUNDFONT
+from spectrolab.data.soundfont import TEST_SOUNDFONT, NoteRenderer, NoteSpec, is_silent, normalize_loudness
 from spectrolab.errors import ConfigError, DataError, OutputExistsError
 
 # Piano, three guitars (one family of 3 -> one per split), finger bass, violin, oboe (TimGM6mb renders it silent
@@ -88,6 +90,23 @@ def test_parse_int_spec_errors(spec, message):
     assert message in str(err.value)
 
 
+# --- soundfont renderer -----------------------------------------------------------------------------------------
+
+
+def test_renderer_is_deterministic_float_and_silent_out_of_range(renderer):
+    notes = (NoteSpec(0, 60, 100), NoteSpec(24, 52, 75))
+    with NoteRenderer(TEST_SOUNDFONT) as a, NoteRenderer(TEST_SOUNDFONT) as b:
+        first, second = ([r.render(n) for n in notes] for r in (a, b))
+    assert all(np.array_equal(x, y) for x, y in zip(first, second, strict=True))  # same sequence, same samples
+    assert first[1].dtype == np.float32 and first[1].shape == (64000,)
+    assert not np.allclose(first[1] * 32768, np.round(first[1] * 32768))  # float output, not 16-bit
+    # A renderer's history only touches the first block (64 samples) of the next note.
+    assert np.array_equal(renderer.render(notes[1])[64:], first[1][64:])
+    silent = renderer.render(NoteSpec(68, 21, 127))  # TimGM6mb's oboe has no sample this low: exact zeros
+    assert not silent.any() and is_silent(silent) and not is_silent(first[1])
+    assert np.array_equal(normalize_loudness(silent), silent)
+
+
 # --- GM table, splits, note choice -----------------------------------------------------------------------------
 
 
@@ -145,6 +164,11 @@ def test_choose_notes_covers_every_pitch_first():
     )
 
 
+def test_render_config_is_canonical():
+    config = RenderConfig(programs=[40, 0, 40], pitches=(60, 21), velocities=(127, 25, 127))
+    assert (config.programs, config.pitches, config.velocities) == ((0, 40), (21, 60), (25, 127))
+
+
 def test_render_config_errors():
     with pytest.raises(ConfigError, match="none is mapped"):
         RenderConfig(programs=(10, 47))
@@ -164,6 +188,7 @@ def test_render_layout_keys_and_labels(tiny):
     assert programs == {"train": {0, 24, 33, 40, 68}, "valid": {25}, "test": {26}}  # disjoint by program
     assert manifest["splits"] == {s: sorted(p) for s, p in programs.items()}
     assert manifest["skipped_programs"] == [10]
+    assert all(p.stat().st_mode & 0o044 == 0o044 for p in [tiny, *tiny.rglob("*")][:20])  # readable by others
     # Oboe at pitch 21 is silent in TimGM6mb: 2 notes dropped out of 7 programs x 3 pitches x 2 velocities.
     assert manifest["silent_dropped"] == 2 and sum(len(e) for e in examples.values()) == 40
     for split, split_examples in examples.items():
@@ -231,8 +256,7 @@ def test_render_refuses_existing_output_and_replaces_with_force(tiny, tmp_path):
 
 
 @pytest.fixture
-def cli(monkeypatch):
-    monkeypatch.setattr(cli_main, "SUBCOMMANDS", ("spectrolab.cli.data",))
+def cli():
     return cli_main.main
 
 
@@ -292,8 +316,12 @@ def test_dataset_representation_batches(tiny):
 
 def test_dataset_filters_and_label_maps(tiny):
     guitars = NSynthDataset(tiny, "train", filters={"instrument_family_str": {"guitar"}})
-    assert len(guitars) == 6 and guitars.values("instrument") == [24]
-    strings = NSynthDataset(tiny, "train", filters={"instrument_family_str": {"bass", "string"}, "velocity": {127}})
+    assert len(guitars) == 6 and guitars.values("instrument_family") == [3]
+    with pytest.raises(ConfigError, match="'instrument' is not one of this dataset's fields"):
+        guitars.values("instrument")
+    strings = NSynthDataset(
+        tiny, "train", fields=("velocity",), filters={"instrument_family_str": {"bass", "string"}, "velocity": {127}}
+    )
     assert len(strings) == 6 and strings.values("velocity") == [127]
     labels = {0: 0, 40: 1}
     mapped = NSynthDataset(tiny, "train", fields=("instrument",), label_maps={"instrument": labels})
@@ -371,3 +399,28 @@ def test_default_config_is_nsynth():
     assert config.pitches == NSYNTH_PITCHES == tuple(range(21, 109)) and config.velocities == (25, 50, 75, 100, 127)
     assert (config.sample_rate, config.duration, config.hold) == (16000, 4.0, 3.0)
     assert config.mapped == tuple(sorted(GM_TO_NSYNTH)) and config.skipped == ()
+
+
+@pytest.mark.parametrize(
+    "note_str", ["keyboard_acoustic_000-060-127", "bass_electronic_033-060-025", "string_acoustic_040-096-127"]
+)
+def test_rendered_pitch_matches_label(tiny, note_str):
+    """YIN's median f0 over the held part is within 0.3 semitone of the labelled MIDI pitch."""
+    wave = io.load(split_dir(tiny, "train") / "audio" / f"{note_str}.wav")[0, :32000].numpy()
+    f0 = float(np.median(librosa.yin(wave, fmin=50, fmax=4000, sr=16000, frame_length=2048)))
+    pitch = int(note_str.split("-")[1])
+    assert 12 * np.log2(f0 / 440.0) + 69 == pytest.approx(pitch, abs=0.3)
+
+
+def test_failed_render_leaves_nothing_behind(tmp_path, monkeypatch):
+    def fail(task):
+        raise RuntimeError("synthesiser crashed")
+
+    monkeypatch.setattr(nsynth_render, "_render_program", fail)
+    with pytest.raises(RuntimeError, match="crashed"):
+        render_nsynth(TINY, tmp_path / "out", workers=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_data_subcommand_is_registered():
+    assert "spectrolab.cli.data" in cli_main.SUBCOMMANDS

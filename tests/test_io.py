@@ -107,3 +107,15 @@ def test_absurd_requested_rate_and_unknown_format(tmp_path, notes):
         io.save(tmp_path / "a.xyz", notes[0], sample_rate=SR)
     with pytest.raises(AudioError, match="directory"):
         io.load(tmp_path)
+
+
+def test_written_files_get_normal_permissions(tmp_path, notes):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        path = io.save(tmp_path / "p.wav", notes[0], sample_rate=SR)
+        raw = io.atomic_write_bytes(tmp_path / "p.bin", b"x")
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644 and raw.stat().st_mode & 0o777 == 0o644

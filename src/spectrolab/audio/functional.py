@@ -23,9 +23,15 @@ def hann_window(n_fft: int, *, device: torch.device | None = None, dtype: torch.
 
 
 def stft(
-    wave: torch.Tensor, *, n_fft: int, hop_length: int, window: torch.Tensor | None = None, center: bool = True
+    wave: torch.Tensor,
+    *,
+    n_fft: int,
+    hop_length: int,
+    window: torch.Tensor | None = None,
+    center: bool = True,
+    pad_mode: str = "constant",
 ) -> torch.Tensor:
-    """Complex STFT of (..., T) -> (..., n_fft // 2 + 1, N), zero-padded by n_fft // 2 when ``center``."""
+    """Complex STFT of (..., T) -> (..., n_fft // 2 + 1, N), padded by n_fft // 2 each side when ``center``."""
     lead = wave.shape[:-1]
     if window is None:
         window = hann_window(n_fft, device=wave.device, dtype=wave.dtype)
@@ -35,7 +41,7 @@ def stft(
         hop_length=hop_length,
         window=window,
         center=center,
-        pad_mode="constant",
+        pad_mode=pad_mode,
         return_complex=True,
     )
     return spec.reshape(*lead, *spec.shape[-2:])

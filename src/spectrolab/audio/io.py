@@ -111,6 +111,13 @@ def check_writable(path: str | os.PathLike[str], *, force: bool = False) -> Path
     return path
 
 
+def _umask_permissions(path: str) -> None:
+    """mkstemp creates 0600 files; give the finished file the permissions a plain open() would."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes, *, force: bool = False) -> Path:
     """Write ``payload`` to a temp file beside ``path`` and rename it into place."""
     path = check_writable(path, force=force)
@@ -119,6 +126,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], payload: bytes, *, force: b
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
+        _umask_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -158,6 +166,7 @@ def save(
     os.close(fd)
     try:
         sf.write(tmp, data.T, sample_rate, format=fmt, subtype=subtype)
+        _umask_permissions(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

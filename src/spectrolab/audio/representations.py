@@ -9,11 +9,13 @@ codec's or tagger's representation travels with its weights.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar
+from functools import lru_cache
+from typing import Any, ClassVar, Literal
 
 import librosa
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from spectrolab.audio import functional as F
@@ -39,10 +41,13 @@ class RepresentationConfig:
     sample_rate: int = 16000
     n_fft: int = 1024
     hop_length: int = 256
+    pad_mode: str = "constant"
 
     def __post_init__(self) -> None:
         if self.n_fft <= 0 or self.hop_length <= 0 or self.hop_length > self.n_fft:
             raise ConfigError(f"need 0 < hop_length <= n_fft, got n_fft={self.n_fft}, hop_length={self.hop_length}")
+        if self.pad_mode not in ("constant", "reflect"):
+            raise ConfigError(f"pad_mode={self.pad_mode!r}: expected 'constant' (librosa) or 'reflect' (torchaudio)")
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **asdict(self)}
@@ -77,7 +82,8 @@ class Representation(nn.Module):
         return torch.linspace(0.0, self.config.sample_rate / 2, self.config.n_fft // 2 + 1)
 
     def _stft(self, wave: torch.Tensor) -> torch.Tensor:
-        return F.stft(as_batch(wave), n_fft=self.config.n_fft, hop_length=self.config.hop_length, window=self.window)
+        c = self.config
+        return F.stft(as_batch(wave), n_fft=c.n_fft, hop_length=c.hop_length, window=self.window, pad_mode=c.pad_mode)
 
     def _istft(self, spec: torch.Tensor, length: int | None) -> torch.Tensor:
         return F.istft(
@@ -91,7 +97,11 @@ class Representation(nn.Module):
 
 @dataclass(frozen=True)
 class LogMelConfig(RepresentationConfig):
-    """Power mel spectrogram in dB; the defaults are the tagging literature's front end (96 bands)."""
+    """Power mel spectrogram in dB; the defaults are the tagging literature's front end (96 bands).
+
+    ``htk=False, norm="slaney"`` is librosa's default filterbank; ``htk=True, norm=None`` with
+    ``pad_mode="reflect"`` is torchaudio's ``MelSpectrogram``, which the published tagging code used.
+    """
 
     kind: ClassVar[str] = "logmel"
     n_fft: int = 512
@@ -101,6 +111,8 @@ class LogMelConfig(RepresentationConfig):
     f_max: float | None = 8000.0
     top_db: float | None = None
     amin: float = 1e-10
+    htk: bool = False
+    norm: Literal["slaney"] | None = "slaney"
     griffin_lim_iters: int = 32
 
 
@@ -109,18 +121,24 @@ class LogMel(Representation):
 
     config: LogMelConfig
     filterbank: torch.Tensor
-    pinv: torch.Tensor
 
     def __init__(self, config: LogMelConfig | None = None) -> None:
         super().__init__(config or LogMelConfig())
         c = self.config
-        fb = F.mel_filterbank(sample_rate=c.sample_rate, n_fft=c.n_fft, n_mels=c.n_mels, f_min=c.f_min, f_max=c.f_max)
+        fb = F.mel_filterbank(
+            sample_rate=c.sample_rate,
+            n_fft=c.n_fft,
+            n_mels=c.n_mels,
+            f_min=c.f_min,
+            f_max=c.f_max,
+            htk=c.htk,
+            norm=c.norm,
+        )
         self.register_buffer("filterbank", fb, persistent=False)
-        self.register_buffer("pinv", torch.linalg.pinv(fb), persistent=False)
 
     def frequencies(self) -> torch.Tensor:
         c = self.config
-        hz = librosa.mel_frequencies(n_mels=c.n_mels + 2, fmin=c.f_min, fmax=c.f_max or c.sample_rate / 2)
+        hz = librosa.mel_frequencies(n_mels=c.n_mels + 2, fmin=c.f_min, fmax=c.f_max or c.sample_rate / 2, htk=c.htk)
         return torch.from_numpy(hz[1:-1]).float()
 
     def mel_power(self, wave: torch.Tensor) -> torch.Tensor:
@@ -132,7 +150,8 @@ class LogMel(Representation):
         return db[:, None]
 
     def inverse(self, spec: torch.Tensor, *, length: int | None = None) -> torch.Tensor:
-        power = (self.pinv @ F.db_to_power(spec[:, 0])).clamp_min(0.0)
+        pinv = torch.linalg.pinv(self.filterbank)  # only inversion needs it; computed on demand
+        power = (pinv @ F.db_to_power(spec[:, 0])).clamp_min(0.0)
         c = self.config
         return F.griffin_lim(
             power.sqrt(), n_fft=c.n_fft, hop_length=c.hop_length, n_iter=c.griffin_lim_iters, length=length
@@ -209,6 +228,15 @@ def _htk_warp_matrix(*, sample_rate: int, n_bins: int, n_mels: int) -> np.ndarra
     return np.maximum(0.0, np.minimum(rising, falling))
 
 
+@lru_cache(maxsize=8)
+def _warp_pair(sample_rate: int, n_bins: int, n_mels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The warp matrix and its least-squares inverse, computed once per configuration (a 1024^2 SVD)."""
+    warp = _htk_warp_matrix(sample_rate=sample_rate, n_bins=n_bins, n_mels=n_mels)
+    with threadpool_limits(1):  # one BLAS thread: many times faster than oversubscribed threads on small CPUs
+        unwarp = np.linalg.pinv(warp, rcond=1e-6)
+    return torch.from_numpy(warp).float(), torch.from_numpy(unwarp).float()
+
+
 class MelIF(Representation):
     """Log-mel magnitude and mel-warped IF -> (B, 2, n_mels, N); inverse without Griffin-Lim.
 
@@ -225,9 +253,9 @@ class MelIF(Representation):
     def __init__(self, config: MelIFConfig | None = None) -> None:
         super().__init__(config or MelIFConfig())
         c = self.config
-        warp = _htk_warp_matrix(sample_rate=c.sample_rate, n_bins=c.n_fft // 2, n_mels=c.n_mels)
-        self.register_buffer("warp", torch.from_numpy(warp).float(), persistent=False)
-        self.register_buffer("unwarp", torch.from_numpy(np.linalg.pinv(warp, rcond=1e-6)).float(), persistent=False)
+        warp, unwarp = _warp_pair(c.sample_rate, c.n_fft // 2, c.n_mels)
+        self.register_buffer("warp", warp.clone(), persistent=False)
+        self.register_buffer("unwarp", unwarp.clone(), persistent=False)
 
     def frequencies(self) -> torch.Tensor:
         mel = _htk_mel_edges(sample_rate=self.config.sample_rate, n_mels=self.config.n_mels)[1:-1]

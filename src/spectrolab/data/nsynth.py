@@ -143,8 +143,9 @@ class NSynthDataset(Dataset[dict[str, Any]]):
         for key in (*self.fields, *filters, *self.label_maps):
             if key not in NSYNTH_KEYS:
                 raise ConfigError(f"'{key}' is not an NSynth example key; use one of {', '.join(sorted(NSYNTH_KEYS))}")
+        keep = ("note_str", *self.fields)  # only what items need: the real NSynth train split has 289k notes
         self.examples = [
-            examples[k]
+            {key: examples[k][key] for key in keep}
             for k in sorted(examples)
             if _matches(examples[k], filters) and _matches(examples[k], self.label_maps)
         ]
@@ -155,7 +156,9 @@ class NSynthDataset(Dataset[dict[str, Any]]):
         return len(self.examples)
 
     def values(self, field: str) -> list[Any]:
-        """Sorted distinct values of ``field`` among the kept examples (e.g. to build a label map)."""
+        """Sorted distinct values of one of ``fields`` among the kept examples (e.g. to build a label map)."""
+        if field not in self.fields:
+            raise ConfigError(f"'{field}' is not one of this dataset's fields {self.fields}")
         return sorted({example[field] for example in self.examples})
 
     def audio_path(self, index: int) -> Path:

@@ -68,9 +68,11 @@ class RenderConfig:
     hold: float = 3.0
 
     def __post_init__(self) -> None:
-        for name, values in (("programs", self.programs), ("pitches", self.pitches), ("velocities", self.velocities)):
+        for name in ("programs", "pitches", "velocities"):
+            values = tuple(sorted({int(v) for v in getattr(self, name)}))
             if not values:
                 raise ConfigError(f"{name}: the selection is empty")
+            object.__setattr__(self, name, values)  # canonical: sorted, unique
         NoteSpec(program=max(self.programs), pitch=max(self.pitches), velocity=max(self.velocities))
         NoteSpec(program=min(self.programs), pitch=min(self.pitches), velocity=min(self.velocities))
         if not self.mapped:
@@ -212,7 +214,9 @@ def _run_tasks(tasks: list[_ProgramTask], *, workers: int) -> Iterator[_ProgramR
         yield from pool.imap_unordered(_render_program, tasks)
 
 
-def _write_outputs(tmp: Path, config: RenderConfig, splits: dict[int, str], results: list[_ProgramResult]) -> dict:
+def _write_outputs(
+    tmp: Path, config: RenderConfig, splits: dict[int, str], results: list[_ProgramResult]
+) -> dict[str, Any]:
     """Write each split's examples.json and the manifest; return the manifest."""
     notes: Counter[str] = Counter()
     for split in SPLITS:
@@ -232,6 +236,14 @@ def _write_outputs(tmp: Path, config: RenderConfig, splits: dict[int, str], resu
     }
     io.atomic_write_bytes(tmp / MANIFEST_FILE, json.dumps(manifest, indent=2, sort_keys=True).encode())
     return manifest
+
+
+def _open_permissions(tree: Path) -> None:
+    """Give the temporary tree (made private by mkdtemp/mkstemp) the permissions the umask gives new files."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [tree, *tree.rglob("*")]:
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 def _move_into_place(tmp: Path, out_dir: Path, *, force: bool) -> None:
@@ -273,6 +285,7 @@ def render_nsynth(
                 results.append(result)
                 bar.update(per_task)
         manifest = _write_outputs(tmp, config, splits, results)
+        _open_permissions(tmp)
         _move_into_place(tmp, out_dir, force=force)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
