@@ -76,10 +76,6 @@ class MaskedCodeTransformer(nn.Module):
         self.unpatch = nn.Linear(d_model, area * d_model)
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, codebook_size)
-        for table in (self.code_embedding, self.row_embedding, self.col_embedding):
-            nn.init.normal_(table.weight, std=0.02)
-        for table in (self.pitch_embedding, self.family_embedding):
-            nn.init.normal_(table.weight, std=0.02)
 
     def features(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
         """Per-cell features (B, H, W, d) from tokens (B, H, W) (``K`` = hidden), pitch, family (B,) (-1 unknown)."""
