@@ -22,9 +22,9 @@ def _draw_grid(ax: Axes, result: BlurResult, row_hz: np.ndarray) -> None:
     rows = np.arange(len(row_hz))
     y_of = lambda hz: float(np.interp(hz, row_hz, rows))  # noqa: E731
     for edge in grid.row_edges_hz[1:-1]:
-        ax.axhline(y_of(edge), color="white", lw=0.3, alpha=0.35)
+        ax.axhline(y_of(edge), color="white", lw=0.6, alpha=0.6)
     for col in range(1, grid.shape[1]):
-        ax.axvline(col * grid.seconds_per_cell, color="white", lw=0.3, alpha=0.35)
+        ax.axvline(col * grid.seconds_per_cell, color="white", lw=0.6, alpha=0.6)
     r = result.region
     low, high = y_of(r.low_hz), y_of(r.high_hz)
     ax.add_patch(Rectangle((r.start_s, low), r.stop_s - r.start_s, high - low, fill=False, ec="cyan", lw=1.5))
