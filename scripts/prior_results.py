@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--codec", help="codec directory (default: shipped)")
     parser.add_argument("--nb", default="nb")
     parser.add_argument("--transformer", default="transformer")
-    parser.add_argument("--subset", type=int, default=12, help="test grids every prior (transformer too) scores")
+    parser.add_argument("--subset", type=int, default=8, help="test grids every prior (transformer too) scores")
     parser.add_argument("--edit-notes", type=int, default=16, help="test notes edited for the spectral change")
     parser.add_argument("--runs", type=int, default=20, help="runs of the latency median")
     parser.add_argument("--threads", type=int, default=1)
