@@ -11,6 +11,7 @@ command, the data recipe, the codec, the seed and the budget.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shlex
 import sys
@@ -25,6 +26,7 @@ from spectrolab.codec import DEFAULT_CODEC_DIR, load_codec
 from spectrolab.data.nsynth import NSynthDataset
 from spectrolab.data.nsynth_render import RenderConfig, render_nsynth
 from spectrolab.models import count_parameters, create_model, save_model_dir
+from spectrolab.models.registry import WEIGHTS_NAME
 from spectrolab.priors import bits_per_code
 from spectrolab.priors.api import ASSETS
 from spectrolab.training.prior import EncodedGrids, TrainingBudget, encode_dataset, train_transformer_prior
@@ -66,6 +68,7 @@ def provenance(args: argparse.Namespace) -> dict:
             "split": "train",
         },
         "codec": str(args.codec or DEFAULT_CODEC_DIR.relative_to(ROOT / "src")),
+        "codec_sha256": hashlib.sha256((Path(args.codec or DEFAULT_CODEC_DIR) / WEIGHTS_NAME).read_bytes()).hexdigest(),
         "seed": args.seed,
     }
 
