@@ -53,6 +53,24 @@ def nll_rows(priors: dict[str, Prior], test: EncodedGrids, *, subset: int) -> li
     return rows
 
 
+NEIGHBOURHOODS = {
+    "time only (0, +-1)": [[0, -1], [0, 1]],
+    "four (+-1, 0), (0, +-1): shipped": [[-1, 0], [1, 0], [0, -1], [0, 1]],
+    "eight surrounding cells": [[-1, -1], [-1, 0], [-1, 1], [0, -1], [0, 1], [1, -1], [1, 0], [1, 1]],
+}
+
+
+def neighbourhood_rows(train: EncodedGrids, test: EncodedGrids, *, codebook_size: int) -> list[str]:
+    """Naive Bayes (alpha 1) fitted on train with each neighbourhood, scored on all test grids."""
+    rows = []
+    for name, offsets in NEIGHBOURHOODS.items():
+        nb = create_model(
+            "prior_naive_bayes", codebook_size=codebook_size, height=train.grids.shape[1], offsets=offsets
+        ).fit(train.grids, conditioning=train.conditioning)
+        rows.append(f"| {name} | {bits_per_code(nb, test.grids):.3f} |")
+    return rows
+
+
 def log_mel_db(wave: torch.Tensor, representation: Representation) -> torch.Tensor:
     """(F, N) log-mel power in dB, floored 80 dB below its maximum."""
     with torch.inference_mode():
@@ -119,6 +137,7 @@ def main() -> None:
     unigram = create_model("prior_unigram", codebook_size=size, height=height, alpha=0.1).fit(train.grids)
     priors: dict[str, Prior] = {"naive bayes": load_prior(args.nb), "transformer": load_prior(args.transformer)}
     nll = nll_rows({"unigram (row only)": unigram, **priors}, test, subset=args.subset)
+    ablation = neighbourhood_rows(train, test, codebook_size=size)
     latency = edit_latencies(
         codec=codec, priors={"naive bayes": args.nb, "transformer": args.transformer}, runs=args.runs
     )
@@ -138,6 +157,12 @@ def main() -> None:
         "",
         f"Bits per code: mean -log2 p(code | all other cells) (the transformer hides each cell alone in turn, "
         f"so it is scored on the subset only); a uniform guess costs {math.log2(size):.0f} bits.",
+        "",
+        f"Naive Bayes neighbourhoods (alpha 1), bits/code on all {len(test.grids)} test grids:",
+        "",
+        "| neighbours | bits/code |",
+        "|---|---|",
+        *ablation,
         "",
         f"Edit latency, 4 s note, file to file (load, encode, resample, decode, invert, save), median of "
         f"{args.runs} runs, {args.threads} thread(s) on the shared 2-core CPU:",
