@@ -58,7 +58,7 @@ def main() -> None:
             "  analysis (mel-IF)": lambda: codec.analyse(wave),
             "  encoder + VQ": lambda: codec.quantize(spec),
             "  decoder": lambda: codec.decode_vectors(vectors),
-            "  inverse (unwarp, cumsum, iSTFT)": lambda: codec.representation.inverse(recon, length=n),
+            f"  inverse ({codec.phase} phase, iSTFT)": lambda: codec.invert(recon, num_samples=n),
             "peer: Griffin-Lim, 32 iterations": lambda: F.griffin_lim(
                 magnitude, n_fft=1024, hop_length=256, n_iter=32, length=n, generator=generator
             ),

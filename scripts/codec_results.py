@@ -51,6 +51,12 @@ def floor_row(codec: Codec, waves: torch.Tensor, name: str) -> dict:
     return {"name": name, "bitrate": None, **distortion(waves, decoded, codec.sample_rate), "codes": "", "budget": ""}
 
 
+def with_phase(directory: Path, phase: str) -> Codec:
+    codec = load_codec(directory)
+    codec.phase = phase
+    return codec
+
+
 def codec_row(codec: Codec, directory: Path, waves: torch.Tensor, name: str) -> dict:
     with torch.inference_mode():
         grids = in_batches(codec.encode, waves)
@@ -81,6 +87,8 @@ def markdown(rows: list[dict], *, notes: int, data: str, threads: int) -> str:
         "covering every pitch 21-108. Distances of decoded audio to the input (lower is better); "
         "`floor` rows are the representation's own round trip without any codes. "
         "Perplexity / unused codes per level over all evaluated notes. "
+        "Phase: `decoded IF` integrates the decoder's IF channel (GANSynth, NOTONO); `peak phase` derives it from "
+        "the decoded magnitude (spectrolab.codec.phase). "
         f"Latency: encode + decode of one 4 s note, audio to audio, {threads} thread(s), mean of 5.",
         "",
         "| model | bit/s | spectral convergence | LSD (dB) | mel LSD (dB) | MR-STFT | perplexity / unused codes "
@@ -111,7 +119,9 @@ def main() -> None:
     waves, _ = load_notes(args.data, "test", count=args.notes, sample_rate=default.sample_rate, seed=0)
     rows = [
         codec_row(default, args.default, waves, "**vqvae_default** (ours)"),
-        codec_row(notono, args.notono, waves, "vqvae_notono (NOTONO shapes)"),
+        codec_row(notono, args.notono, waves, "vqvae_notono (NOTONO shapes, decoded IF)"),
+        codec_row(with_phase(args.notono, "peaks"), args.notono, waves, "vqvae_notono with our peak phase"),
+        codec_row(with_phase(args.default, "decoded"), args.default, waves, "vqvae_default with decoded IF"),
         floor_row(default, waves, "floor: mel-IF n_fft 1024, 512 mels (default's input)"),
         floor_row(notono, waves, "floor: mel-IF n_fft 2048, 1024 mels (notono's input)"),
     ]

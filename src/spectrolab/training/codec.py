@@ -189,15 +189,15 @@ class CodecTrainConfig:
     model_args: dict[str, Any] = field(default_factory=dict)
     train_notes: int = 2000
     val_notes: int = 16
-    batch_size: int = 16
+    batch_size: int = 8
     crop_seconds: float = 1.0
     learning_rate: float = 1e-3
     if_weight: float = 1.0
     commitment_weight: float = 0.25
-    audio_weight: float = 0.1
-    max_minutes: float | None = 20.0
+    audio_weight: float = 0.0
+    max_minutes: float | None = 70.0
     max_steps: int = -1
-    val_every: int = 250
+    val_every: int = 300
     threads: int = 1
     seed: int = 0
     resume: str | None = None

@@ -12,8 +12,10 @@ class MelFrontEnd(nn.Module):
     """Waveform (B, T) -> batch-normalised log-mel (B, 1, n_mels, N) with N = 1 + T // hop_length.
 
     Defaults are the CNN zoo's (Won et al. 2020): 16 kHz, n_fft 512, hop 256, f_max 8 kHz, power mel in dB.
-    As in the reference code (torchaudio's ``MelSpectrogram``): HTK mel scale, unnormalised filters and
-    reflect padding, so ported reference checkpoints see the input they were trained on.
+    The filterbank is librosa's (Slaney scale, area-normalised filters, zero padding), which every shipped
+    spectrolab tagger was trained with. The reference code used torchaudio's ``MelSpectrogram`` (HTK scale,
+    unnormalised filters, reflect padding): ``LogMelConfig(htk=True, norm=None, pad_mode="reflect")`` gives
+    exactly that, for porting reference checkpoints.
     """
 
     def __init__(
@@ -34,9 +36,6 @@ class MelFrontEnd(nn.Module):
             n_mels=n_mels,
             f_min=f_min,
             f_max=f_max,
-            htk=True,
-            norm=None,
-            pad_mode="reflect",
         )
         self.logmel = LogMel(config)
         self.bn = nn.BatchNorm2d(1)
