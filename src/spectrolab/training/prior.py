@@ -1,8 +1,7 @@
 """Training the masked-code Transformer prior with Lightning on encoded grids.
 
-Each training grid gets a random hidden set, half the time a rectangle (the shape the blur edit hides), half
-the time a random subset of cells whose fraction follows MaskGIT's cosine schedule; the loss is the
-cross-entropy of the hidden cells. Labels (pitch, family) are dropped at random so that the model also works
+Each training grid gets a random hidden set (see :func:`random_hidden`); the loss is the cross-entropy of the
+hidden cells. Labels (pitch, family) are dropped at random so that the model also works
 without them. The model itself is a plain registered ``nn.Module``; this file only wraps it.
 """
 
@@ -25,10 +24,14 @@ from spectrolab.priors.transformer import MaskedCodeTransformer
 
 
 def random_hidden(shape: tuple[int, int, int], *, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Bool (B, H, W) hidden sets: per grid a random rectangle or a cosine-scheduled random subset (>= 1 cell)."""
+    """Bool (B, H, W) hidden sets (>= 1 cell each), a third of the grids each: a random rectangle (what the blur
+    edit hides), a random subset whose fraction follows MaskGIT's cosine schedule (the unmasking steps), and a
+    sparse subset of at most 15 % of the cells (single cells among known neighbours, as in Gibbs sweeps)."""
     batch, height, width = shape
-    rect = torch.rand(batch, generator=generator) < 0.5
-    ratio = torch.cos(math.pi / 2 * torch.rand(batch, generator=generator)).clamp_min(1.0 / (height * width))
+    mode = torch.randint(0, 3, (batch,), generator=generator)
+    rect = mode == 0
+    u = torch.rand(batch, generator=generator)
+    ratio = torch.where(mode == 1, torch.cos(math.pi / 2 * u), 0.15 * u).clamp_min(1.0 / (height * width))
     scattered = torch.rand(shape, generator=generator) < ratio.view(-1, 1, 1)
     r0 = (torch.rand(batch, generator=generator) * height).long()
     c0 = (torch.rand(batch, generator=generator) * width).long()
