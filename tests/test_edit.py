@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 
 import pytest
@@ -9,10 +10,13 @@ import torch
 
 from spectrolab.audio import io
 from spectrolab.cli.main import main
+from spectrolab.codec import DEFAULT_CODEC_DIR, load_codec
 from spectrolab.edit.blur import BlurOptions, blur, cells_of
 from spectrolab.edit.region import CellRegion, Region, cells_to_region, parse_span, region_to_cells
 from spectrolab.errors import ConfigError, ModelError
 from spectrolab.models import create_model, save_model_dir
+from spectrolab.models.registry import WEIGHTS_NAME, read_config
+from spectrolab.priors.api import SHIPPED_PRIORS, load_prior
 from spectrolab.priors.base import Conditioning
 
 EDGES = (0.0, 100.0, 200.0, 400.0, 800.0)
@@ -156,3 +160,27 @@ def test_cli_blur_end_to_end(tmp_path, codec, priors, notes, capsys):
     assert main([*base, "--rows", "2:40", "--force"]) == 2
     assert "outside the 32 x 16 grid" in capsys.readouterr().err
 
+
+def test_shipped_priors_fit_the_shipped_codec_and_record_their_training():
+    codec = load_codec()
+    height, width = codec.grid_shapes(64000)[0]
+    for name, directory in SHIPPED_PRIORS.items():
+        prior = load_prior(name)
+        assert (prior.codebook_size, prior.height) == (codec.codebook_sizes[0], height), name
+        metadata = read_config(directory)["metadata"]
+        assert metadata["trained_by"].startswith("PYTHONPATH=src python scripts/train_priors.py")
+        assert {"data", "codec", "seed"} <= set(metadata)
+        weights = (DEFAULT_CODEC_DIR / WEIGHTS_NAME).read_bytes()
+        assert metadata["codec_sha256"] == hashlib.sha256(weights).hexdigest(), f"{name} was fitted on other codes"
+        assert sum(f.stat().st_size for f in directory.iterdir()) < 8_000_000
+    assert load_prior("transformer").max_width >= width
+
+
+def test_demo_blurs_the_bundled_note(tmp_path, capsys):
+    args = ["demo", "--out", str(tmp_path)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    for name in ("example_note.wav", "example_codec.wav", "example_blur_nb.wav", "example_blur_nb.png"):
+        assert str(tmp_path / name) in printed
+    assert io.load(tmp_path / "example_blur_nb.wav").shape == io.load(tmp_path / "example_note.wav").shape
+    assert main(args) == 0, "the demo replaces its own outputs"

@@ -46,8 +46,8 @@ def _run(args: argparse.Namespace) -> int:
     print(f"original note      {original}")
     print(f"codec round trip   {plain}")
     print(
-        f"blurred ({args.prior})  {edited}  ({result.cells.num_cells} cells, {r.start_s:.2f}-{r.stop_s:.2f} s, "
-        f"{r.low_hz:.0f}-{r.high_hz:.0f} Hz, {result.changed_cells} codes changed)"
+        f"{'blurred (' + args.prior + ')':18s} {edited}  ({result.cells.num_cells} cells, "
+        f"{r.start_s:.2f}-{r.stop_s:.2f} s, {r.low_hz:.0f}-{r.high_hz:.0f} Hz, {result.changed_cells} codes changed)"
     )
     print(f"before/after plot  {png}")
     print(f"done in {time.perf_counter() - started:.1f} s")
