@@ -212,13 +212,15 @@ def test_sample_codes_follow_tempered_distribution(temperature):
     torch.testing.assert_close(torch.bincount(draws, minlength=4) / 40000.0, expected, atol=0.01, rtol=0)
 
 
-def test_colour_classes_separate_neighbours():
-    colours = colour_classes(H, W, OFFSETS)
+@pytest.mark.parametrize(("offsets", "colours"), [(OFFSETS, 6), (((-1, 0), (1, 0), (0, -1), (0, 1), (2, 1)), 2)])
+def test_colour_classes_separate_neighbours(offsets, colours):
+    classes = colour_classes(H, W, offsets)
+    assert int(classes.max()) + 1 == colours
     for r in range(H):
         for c in range(W):
-            for dr, dc in OFFSETS:
+            for dr, dc in offsets:
                 if 0 <= r + dr < H and 0 <= c + dc < W:
-                    assert colours[r, c] != colours[r + dr, c + dc]
+                    assert classes[r, c] != classes[r + dr, c + dc]
 
 
 def test_bad_inputs_raise(grids):
@@ -235,8 +237,9 @@ def test_bad_inputs_raise(grids):
         model.sample(grids, region, temperature=0.0)
     with pytest.raises(ConfigError, match="pitch"):
         model.log_probs(grids[:2], conditioning=Conditioning(pitch=torch.tensor([60, 200])))
-    with pytest.raises(ConfigError, match="offsets"):
-        NaiveBayesPrior(codebook_size=K, height=H, offsets=[(0, 0)])
+    for offsets in ([(0, 0)], [(1,)], [], [(0, 1), (0, 1)]):
+        with pytest.raises(ConfigError, match="offsets"):
+            NaiveBayesPrior(codebook_size=K, height=H, offsets=offsets)
 
 
 def test_registered_and_saved_with_config(tmp_path, grids):

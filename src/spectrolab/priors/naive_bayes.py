@@ -41,9 +41,12 @@ FOUR_NEIGHBOURS: tuple[tuple[int, int], ...] = ((-1, 0), (1, 0), (0, -1), (0, 1)
 
 def check_offsets(offsets: Sequence[Sequence[int]]) -> tuple[tuple[int, int], ...]:
     """Validate neighbour offsets: integer pairs (d_row, d_col), not (0, 0), no repeats."""
+    error = ConfigError(f"offsets must be distinct (d_row, d_col) pairs other than (0, 0), got {list(offsets)}")
+    if not offsets or any(len(o) != 2 for o in offsets):
+        raise error
     pairs = tuple((int(o[0]), int(o[1])) for o in offsets)
-    if any(len(o) != 2 for o in offsets) or any(p == (0, 0) for p in pairs) or len(set(pairs)) != len(pairs):
-        raise ConfigError(f"offsets must be distinct (d_row, d_col) pairs other than (0, 0), got {list(offsets)}")
+    if any(p == (0, 0) for p in pairs) or len(set(pairs)) != len(pairs):
+        raise error
     return pairs
 
 
@@ -70,7 +73,10 @@ def neighbour_codes(
 
 
 def colour_classes(height: int, width: int, offsets: Sequence[tuple[int, int]]) -> torch.Tensor:
-    """(H, W) colour index such that no cell's offset neighbour shares its colour (for parallel Gibbs)."""
+    """(H, W) colour index such that no cell's offset neighbour shares its colour (for parallel Gibbs): a
+    checkerboard when every offset has an odd |d_row| + |d_col|, else colours by row and column residues."""
+    if all((abs(dr) + abs(dc)) % 2 == 1 for dr, dc in offsets):
+        return (torch.arange(height).view(-1, 1) + torch.arange(width).view(1, -1)) % 2
     span_r = max(abs(dr) for dr, _ in offsets) + 1
     span_c = max(abs(dc) for _, dc in offsets) + 1
     rows = torch.arange(height).view(-1, 1) % span_r
