@@ -104,10 +104,9 @@ def spectral_change_rows(codec: Codec, priors: dict[str, Prior], dataset: NSynth
                 round_trip = codec.decode(codec.encode(wave))
             outputs = {"codec round trip (no edit)": round_trip}
             for name, prior in priors.items():
-                outputs[f"blur, {name}"] = blur(
-                    wave, codec=codec, prior=prior, region=region, options=BlurOptions()
-                ).wave
-            inside = region_mask(region, rep, reference.shape[-1])
+                edited = blur(wave, codec=codec, prior=prior, region=region, options=BlurOptions())
+                outputs[f"blur, {name}"] = edited.wave
+            inside = region_mask(edited.region, rep, reference.shape[-1])
             for name, out in outputs.items():
                 sums.setdefault(name, []).extend(change_db(reference, log_mel_db(out, rep), inside))
         for name, values in sums.items():
@@ -172,7 +171,8 @@ def main() -> None:
         *(f"| {name} | {ms:.1f} | {ms / peer:.2f} |" for name, ms in latency.items()),
         "",
         f"Spectral change on {args.edit_notes} test notes: mean |log-mel difference| (dB, floored 80 dB below "
-        "peak) to the original audio, outside and inside the region (temperature 1, 8 steps, seed 0):",
+        "peak) to the original audio, outside and inside the edited cells' span (the requested region rounded out "
+        "to whole cells; temperature 1, 8 steps, seed 0):",
         "",
         "| region | output | outside (dB) | inside (dB) |",
         "|---|---|---|---|",
