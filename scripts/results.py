@@ -16,6 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS: dict[str, list[str]] = {
     "representations": ["scripts/representation_results.py"],
+    "tagging_models": ["scripts/tagging_model_table.py", "--force"],
+    "tagging": ["scripts/tagging_results.py", "--task", "both"],
 }
 
 

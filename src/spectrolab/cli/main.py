@@ -17,6 +17,9 @@ SUBCOMMANDS: tuple[str, ...] = (
     "spectrolab.cli.data",
     "spectrolab.cli.models",
     "spectrolab.cli.codec",
+    "spectrolab.cli.train",
+    "spectrolab.cli.clips",
+    "spectrolab.cli.tagging",
 )
 
 

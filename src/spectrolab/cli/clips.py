@@ -1,0 +1,43 @@
+"""``spectrolab data clips DIR``: render the multi-instrument, multi-label tagging clips."""
+
+from __future__ import annotations
+
+import argparse
+
+from spectrolab.cli.train import subcommand_group
+from spectrolab.data.clips import SPLITS, ClipRecipe, render_clips
+
+
+def _run(args: argparse.Namespace) -> int:
+    recipe = ClipRecipe(
+        soundfont=args.soundfont,
+        seed=args.seed,
+        counts=dict(zip(SPLITS, args.counts, strict=True)),
+        min_duration=args.min_duration,
+        max_duration=args.max_duration,
+        sample_rate=args.sample_rate,
+    )
+    render_clips(args.out, recipe, force=args.force, progress=lambda split, n: print(f"{split}: {n} clips"))
+    print(f"wrote {args.out}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    group = subcommand_group(subparsers, "data", help="render or inspect datasets")
+    p = group.add_parser("clips", help="render multi-instrument clips with multi-label tags")
+    p.add_argument("out", help="output directory")
+    p.add_argument("--soundfont", default=ClipRecipe.soundfont, help="GM soundfont name or path")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--counts",
+        type=int,
+        nargs=3,
+        default=[400, 80, 120],
+        metavar=("TRAIN", "VALID", "TEST"),
+        help="clips per split",
+    )
+    p.add_argument("--min-duration", type=float, default=ClipRecipe.min_duration, help="seconds")
+    p.add_argument("--max-duration", type=float, default=ClipRecipe.max_duration, help="seconds")
+    p.add_argument("--sample-rate", type=int, default=ClipRecipe.sample_rate)
+    p.add_argument("--force", action="store_true", help="overwrite an existing dataset")
+    p.set_defaults(run=_run)

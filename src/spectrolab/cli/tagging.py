@@ -1,0 +1,166 @@
+"""``spectrolab train tagger``, ``spectrolab eval tagger`` and ``spectrolab tag FILE...``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from spectrolab.audio.io import atomic_write_bytes, check_writable
+from spectrolab.cli.train import subcommand_group, train_subparsers
+from spectrolab.errors import ConfigError
+from spectrolab.tag.aggregate import AGGREGATIONS
+from spectrolab.tag.predict import DEFAULT_TAGGER
+
+
+def _model_args(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs, values parsed as JSON where they parse (numbers, booleans, lists) else strings."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--model-arg '{pair}' is not KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _devices(value: str) -> int | str:
+    return int(value) if value.isdigit() else value
+
+
+def _train(args: argparse.Namespace) -> int:
+    from spectrolab.training.tagging import TrainConfig, train_tagger
+
+    config = TrainConfig(
+        model=args.model,
+        data=args.data,
+        out=args.out,
+        model_args=_model_args(args.model_arg),
+        target=args.target,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        max_epochs=args.max_epochs,
+        max_steps=args.max_steps,
+        max_minutes=args.max_minutes,
+        patience=args.patience,
+        num_chunks=args.eval_chunks,
+        val_tracks=args.val_tracks,
+        aggregation=args.aggregation,
+        devices=args.devices,
+        strategy=args.strategy,
+        accelerator=args.accelerator,
+        num_workers=args.num_workers,
+        resume=args.resume,
+        progress=not args.quiet,
+        force=args.force,
+    )
+    result = train_tagger(config)
+    print(f"best validation score {result.best_score} after {result.steps} steps in {result.train_seconds:.0f} s")
+    print(f"model: {result.model_dir}  checkpoint: {result.best_checkpoint}  logs: {result.log_dir}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from spectrolab.data.tracks import load_tracks
+    from spectrolab.tag.evaluate import evaluate_tagger
+    from spectrolab.training.tagging import load_any_tagger
+
+    tagger = load_any_tagger(args.checkpoint)
+    tracks = load_tracks(args.data, args.split, target=args.target)
+    scores = evaluate_tagger(tagger, tracks, how=args.aggregation, num_chunks=args.eval_chunks)
+    report = {"split": args.split, "tracks": len(tracks), "aggregation": args.aggregation, **scores.as_dict()}
+    print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in report.items()))
+    if args.json:
+        atomic_write_bytes(args.json, (json.dumps(report, indent=2) + "\n").encode(), force=args.force)
+    return 0
+
+
+def _tag(args: argparse.Namespace) -> int:
+    from spectrolab.tag.predict import predict_files
+    from spectrolab.tag.taggram import save_taggram
+    from spectrolab.training.tagging import load_any_tagger
+
+    if args.json:
+        check_writable(args.json, force=args.force)
+    tagger = load_any_tagger(args.model)
+    predictions = predict_files(tagger, args.files, how=args.aggregation)
+    for prediction in predictions:
+        tags = ", ".join(f"{label} {score:.2f}" for label, score in prediction.top(args.top))
+        print(f"{prediction.path}: {tags}")
+        if args.taggram:
+            save_taggram(prediction, Path(args.taggram) / f"{prediction.path.stem}.png", force=args.force)
+    if args.json:
+        payload = json.dumps([p.to_dict() for p in predictions], indent=2) + "\n"
+        atomic_write_bytes(args.json, payload.encode(), force=args.force)
+    return 0
+
+
+def _add_eval_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--aggregation", choices=AGGREGATIONS, default="mean", help="song-level aggregation of chunks")
+    p.add_argument(
+        "--eval-chunks",
+        type=int,
+        default=None,
+        help="N evenly spaced chunks per track (default: non-overlapping tiles)",
+    )
+    p.add_argument("--target", default="instrument_family", help="NSynth data: instrument_family or pitch")
+
+
+def _register_train(subparsers: argparse._SubParsersAction) -> None:
+    p = train_subparsers(subparsers).add_parser("tagger", help="train a music tagger (Lightning)")
+    p.add_argument("--model", required=True, help="registered tagger name (see `spectrolab models --task tagging`)")
+    p.add_argument("--data", required=True, help="dataset: clips, MagnaTagATune layout or NSynth format")
+    p.add_argument("--out", required=True, help="run folder: checkpoints/, logs/, model/")
+    p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE", help="builder argument")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--max-epochs", type=int, default=100)
+    p.add_argument("--max-steps", type=int, default=-1)
+    p.add_argument("--max-minutes", type=float, default=None, help="wall-clock training budget")
+    p.add_argument("--val-tracks", type=int, help="validate on this many tracks spread over the split (default all)")
+    p.add_argument("--patience", type=int, default=10, help="early stopping: validations without improvement")
+    p.add_argument("--devices", type=_devices, default=1, help="number of devices or 'auto'")
+    p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp, ddp_spawn")
+    p.add_argument("--accelerator", default="cpu", help="cpu, gpu, auto")
+    p.add_argument("--num-workers", type=int, default=0, help="data loader processes")
+    p.add_argument("--resume", help="checkpoint to resume from (e.g. OUT/checkpoints/last.ckpt)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--force", action="store_true", help="reuse an existing run folder")
+    _add_eval_options(p)
+    p.set_defaults(run=_train)
+
+
+def _register_eval(subparsers: argparse._SubParsersAction) -> None:
+    group = subcommand_group(subparsers, "eval", help="evaluate a trained model")
+    p = group.add_parser("tagger", help="song-level evaluation of a tagger")
+    p.add_argument("checkpoint", help="model directory or Lightning .ckpt")
+    p.add_argument("--data", required=True, help="dataset folder")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    p.add_argument("--json", help="also write the scores to this JSON file")
+    p.add_argument("--force", action="store_true", help="overwrite --json")
+    _add_eval_options(p)
+    p.set_defaults(run=_eval)
+
+
+def _register_tag(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("tag", help="tag audio files with a trained tagger")
+    p.add_argument("files", nargs="+", help="audio files")
+    p.add_argument("--model", default=str(DEFAULT_TAGGER), help="model directory or .ckpt (default: shipped)")
+    p.add_argument("--top", type=int, default=5, help="tags to print per file")
+    p.add_argument("--aggregation", choices=AGGREGATIONS, default=None, help="default: the model's own")
+    p.add_argument("--json", help="write all scores and chunk scores to this JSON file")
+    p.add_argument("--taggram", help="write a taggram PNG per file into this folder")
+    p.add_argument("--force", action="store_true", help="overwrite outputs")
+    p.set_defaults(run=_tag)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    _register_train(subparsers)
+    _register_eval(subparsers)
+    _register_tag(subparsers)

@@ -1,0 +1,291 @@
+"""Lightning training of the registered taggers: instance-level on random chunks, song-level validation.
+
+:class:`TaggerModule` wraps a plain tagger built by name (``create_model``); it trains with BCE on sigmoids
+(multi-label) or cross-entropy (single-label) and validates on whole tracks -- chunk logits aggregated per
+track -- with macro ROC-AUC / PR-AUC or accuracy. :class:`TaggingDataModule` serves a dataset in any layout
+:func:`~spectrolab.data.tracks.load_tracks` knows. :func:`train_tagger` runs it all with checkpoints,
+resuming, TensorBoard + CSV logs, early stopping and any ``devices``/``strategy`` (DDP included), then
+exports the best weights as a model directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from torch.utils.data import DataLoader
+from torchmetrics.aggregation import CatMetric
+
+from spectrolab.data.tracks import RandomChunks, SongBatch, SongChunks, TrackSet, collate_songs, load_tracks
+from spectrolab.errors import ModelError, OutputExistsError
+from spectrolab.models import count_parameters, create_model, save_model_dir
+from spectrolab.tag.aggregate import Aggregation, aggregate_segments
+from spectrolab.tag.metrics import accuracy, multilabel_scores
+from spectrolab.tag.predict import Tagger, load_tagger, model_int, tagger_from_model
+
+
+def monitored_metric(multilabel: bool) -> str:
+    """The validation metric checkpoints and early stopping follow."""
+    return "val/roc_auc" if multilabel else "val/accuracy"
+
+
+class TaggerModule(L.LightningModule):
+    """A registered tagger with its loss, optimiser and song-level validation metrics."""
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        labels: list[str],
+        multilabel: bool,
+        model_args: dict[str, Any] | None = None,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-4,
+        aggregation: Aggregation = "mean",
+        eval_batch_chunks: int = 64,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = create_model(model_name, num_classes=len(labels), **(model_args or {}))
+        self.multilabel = multilabel
+        self.loss = torch.nn.BCEWithLogitsLoss() if multilabel else torch.nn.CrossEntropyLoss()
+        self.val_scores, self.val_targets = CatMetric(), CatMetric()
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        """(B, T) waveform -> (B, C) logits."""
+        return self.model(wave)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        wave, target = batch
+        loss = self.loss(self(wave), target)
+        self.log("train/loss", loss, prog_bar=True, batch_size=wave.shape[0])
+        return loss
+
+    def song_scores(self, batch: SongBatch) -> torch.Tensor:
+        """Song-level scores (S, C) of the tracks in ``batch``, chunks run ``eval_batch_chunks`` at a time."""
+        step = self.hparams["eval_batch_chunks"]
+        logits = torch.cat([self(c) for c in torch.split(batch.chunks, step)])
+        return aggregate_segments(logits, batch.counts, how=self.hparams["aggregation"], multilabel=self.multilabel)
+
+    def validation_step(self, batch: SongBatch, batch_idx: int) -> None:
+        self.val_scores.update(self.song_scores(batch))
+        self.val_targets.update(batch.targets.float())
+
+    def on_validation_epoch_end(self) -> None:
+        scores, targets = self.val_scores.compute(), self.val_targets.compute()
+        self.val_scores.reset()
+        self.val_targets.reset()
+        result = multilabel_scores(scores, targets) if self.multilabel else accuracy(scores, targets)
+        for name, value in result.as_dict().items():
+            self.log(f"val/{name}", value, prog_bar=True)
+        self.log("val/tracks", float(scores.shape[0]))
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(
+            self.parameters(), lr=self.hparams["learning_rate"], weight_decay=self.hparams["weight_decay"]
+        )
+
+
+class TaggingDataModule(L.LightningDataModule):
+    """Train on random chunks of ``length`` samples; validate/test on the chunks of whole tracks (validation on
+    ``val_tracks`` tracks spread over the split, or all)."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        length: int,
+        sample_rate: int,
+        batch_size: int = 16,
+        eval_batch_size: int = 4,
+        num_workers: int = 0,
+        num_chunks: int | None = None,
+        target: str = "instrument_family",
+        val_tracks: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.val_tracks = val_tracks
+        self.root, self.length, self.sample_rate = Path(root), length, sample_rate
+        self.batch_size, self.eval_batch_size, self.num_workers = batch_size, eval_batch_size, num_workers
+        self.num_chunks, self.target = num_chunks, target
+
+    def tracks(self, split: str) -> TrackSet:
+        return load_tracks(self.root, split, target=self.target)
+
+    def _songs(self, split: str) -> DataLoader[Any]:
+        tracks = self.tracks(split).spread(self.val_tracks if split == "valid" else None)
+        songs = SongChunks(tracks, length=self.length, sample_rate=self.sample_rate, num_chunks=self.num_chunks)
+        return DataLoader(
+            songs, batch_size=self.eval_batch_size, num_workers=self.num_workers, collate_fn=collate_songs
+        )
+
+    def train_dataloader(self) -> DataLoader[Any]:
+        chunks = RandomChunks(self.tracks("train"), length=self.length, sample_rate=self.sample_rate)
+        return DataLoader(
+            chunks,
+            batch_size=self.batch_size,
+            shuffle=True,
+            drop_last=len(chunks) > self.batch_size,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def val_dataloader(self) -> DataLoader[Any]:
+        return self._songs("valid")
+
+    def test_dataloader(self) -> DataLoader[Any]:
+        return self._songs("test")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a tagger training run depends on; stored with the exported model."""
+
+    model: str
+    data: str
+    out: str
+    model_args: dict[str, Any] = field(default_factory=dict)
+    target: str = "instrument_family"
+    seed: int = 0
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    weight_decay: float = 1e-4
+    max_epochs: int = 100
+    max_steps: int = -1
+    max_minutes: float | None = None
+    val_every_epochs: int = 1
+    patience: int = 10
+    num_chunks: int | None = None
+    val_tracks: int | None = None
+    aggregation: str = "mean"
+    devices: int | str = 1
+    strategy: str = "auto"
+    accelerator: str = "cpu"
+    num_workers: int = 0
+    resume: str | None = None
+    progress: bool = True
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Where the run wrote its outputs, its best validation score and how long it took."""
+
+    model_dir: Path
+    best_checkpoint: Path
+    log_dir: Path
+    best_score: float | None
+    train_seconds: float
+    steps: int
+
+
+def _trainer(config: TrainConfig, out: Path, monitor: str) -> L.Trainer:
+    checkpoint = ModelCheckpoint(
+        dirpath=out / "checkpoints", monitor=monitor, mode="max", save_last=True, filename="best-{epoch}-{step}"
+    )
+    stop = EarlyStopping(monitor=monitor, mode="max", patience=config.patience, strict=False)
+    return L.Trainer(
+        accelerator=config.accelerator,
+        devices=config.devices,
+        strategy=config.strategy,
+        max_epochs=config.max_epochs,
+        max_steps=config.max_steps,
+        max_time=None if config.max_minutes is None else timedelta(minutes=config.max_minutes),
+        check_val_every_n_epoch=config.val_every_epochs,
+        callbacks=[checkpoint, stop],
+        logger=[TensorBoardLogger(out, name="logs", version=""), CSVLogger(out, name="logs", version="")],
+        enable_progress_bar=config.progress,
+        log_every_n_steps=5,
+        num_sanity_val_steps=0,
+        enable_model_summary=False,
+    )
+
+
+def _export(config: TrainConfig, module: TaggerModule, trainer: L.Trainer, seconds: float) -> Path:
+    """Write the best weights as ``out/model`` with labels, recipe, seed, budget and scores in the metadata."""
+    ckpt = trainer.checkpoint_callback
+    assert isinstance(ckpt, ModelCheckpoint)
+    best = ckpt.best_model_path or ckpt.last_model_path
+    if best:
+        module = TaggerModule.load_from_checkpoint(best, map_location="cpu")
+    recipe_file = Path(config.data) / "labels.json"
+    metadata: dict[str, Any] = {
+        "labels": module.hparams["labels"],
+        "multilabel": module.multilabel,
+        "aggregation": config.aggregation,
+        "train": asdict(config),
+        "data_recipe": json.loads(recipe_file.read_text()).get("recipe") if recipe_file.is_file() else None,
+        "best_score": {monitored_metric(module.multilabel): float(ckpt.best_model_score or float("nan"))},
+        "train_seconds": round(seconds, 1),
+        "steps": trainer.global_step,
+        "parameters": count_parameters(module.model),
+    }
+    return save_model_dir(module.model, Path(config.out) / "model", metadata=metadata, force=True)
+
+
+def train_tagger(config: TrainConfig) -> TrainResult:
+    """Train ``config.model`` on ``config.data``; writes checkpoints, logs and the exported model under ``out``."""
+    out = Path(config.out)
+    if (out / "checkpoints").exists() and config.resume is None and not config.force:
+        raise OutputExistsError(f"{out}: holds a training run; pass --resume CKPT to continue or --force")
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    probe = create_model(config.model, num_classes=1, **config.model_args)
+    data = TaggingDataModule(
+        config.data,
+        length=model_int(probe, "input_length"),
+        sample_rate=model_int(probe, "sample_rate"),
+        batch_size=config.batch_size,
+        num_workers=config.num_workers,
+        num_chunks=config.num_chunks,
+        target=config.target,
+        val_tracks=config.val_tracks,
+    )
+    train_tracks = data.tracks("train")
+    module = TaggerModule(
+        config.model,
+        labels=train_tracks.labels,
+        multilabel=train_tracks.multilabel,
+        model_args=config.model_args,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        aggregation=config.aggregation,  # type: ignore[arg-type]
+    )
+    trainer = _trainer(config, out, monitored_metric(train_tracks.multilabel))
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=data, ckpt_path=config.resume)
+    seconds = time.perf_counter() - start
+    ckpt = trainer.checkpoint_callback
+    assert isinstance(ckpt, ModelCheckpoint)
+    model_dir = _export(config, module, trainer, seconds) if trainer.is_global_zero else Path(config.out) / "model"
+    return TrainResult(
+        model_dir=model_dir,
+        best_checkpoint=Path(ckpt.best_model_path or ckpt.last_model_path),
+        log_dir=out / "logs",
+        best_score=None if ckpt.best_model_score is None else float(ckpt.best_model_score),
+        train_seconds=seconds,
+        steps=trainer.global_step,
+    )
+
+
+def tagger_from_checkpoint(path: str | os.PathLike[str]) -> Tagger:
+    """A :class:`~spectrolab.tag.predict.Tagger` from a Lightning checkpoint written by :func:`train_tagger`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such checkpoint")
+    module = TaggerModule.load_from_checkpoint(path, map_location="cpu")
+    metadata = {k: module.hparams[k] for k in ("labels", "multilabel", "aggregation")}
+    return tagger_from_model(module.model, metadata)
+
+
+def load_any_tagger(path: str | os.PathLike[str]) -> Tagger:
+    """A tagger from a model directory or a Lightning ``.ckpt`` file."""
+    return tagger_from_checkpoint(path) if Path(path).is_file() else load_tagger(path)

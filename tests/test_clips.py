@@ -1,0 +1,105 @@
+"""Rendered multi-instrument clips: musical MIDI (scale, triads), tags, program-disjoint splits, rendering
+against the single-note renderer, the dataset layout and the ``data clips`` command."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from spectrolab.cli import clips as clips_cli
+from spectrolab.data.clips import (
+    DRUM_CHANNEL,
+    FAMILY_PROGRAMS,
+    LABELS,
+    SPLITS,
+    ClipRecipe,
+    ClipRenderer,
+    ClipSpec,
+    Note,
+    random_clip,
+    read_clip_split,
+    render_clips,
+    scale_pitches,
+    split_programs,
+    triad,
+)
+from spectrolab.data.soundfont import TEST_SOUNDFONT, NoteSpec, normalize_loudness
+from spectrolab.errors import ConfigError, OutputExistsError
+
+
+def test_scales_and_triads_by_hand():
+    assert scale_pitches(0, "major", 60, 72) == [60, 62, 64, 65, 67, 69, 71, 72]
+    assert scale_pitches(9, "minor", 57, 69) == [57, 59, 60, 62, 64, 65, 67, 69]  # A minor = C major's notes
+    assert triad(0, "major", 0, 48) == [48, 52, 55]  # C E G
+    assert triad(0, "major", 4, 48) == [55, 59, 62]  # G B D
+    assert triad(9, "minor", 0, 48) == [57, 60, 64]  # A C E
+
+
+def test_splits_are_disjoint_by_program_and_cover_every_family():
+    per_split = {s: split_programs(s) for s in SPLITS}
+    for family, programs in FAMILY_PROGRAMS.items():
+        sets = [set(per_split[s][family]) for s in SPLITS]
+        assert all(sets), family
+        assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2]), family
+        assert set().union(*sets) <= set(programs)
+    with pytest.raises(ConfigError):
+        split_programs("dev")
+
+
+def test_random_clips_are_in_key_and_tagged_by_their_programs():
+    programs = split_programs("train")
+    for seed in range(20):
+        clip = random_clip(np.random.default_rng(seed), programs, min_duration=5, max_duration=8)
+        assert 5 <= clip.duration <= 8 and 2 <= len(clip.programs) <= 4 and "melody" in clip.programs
+        in_key = set(scale_pitches(clip.root, clip.mode, 0, 127))
+        roles = list(clip.programs)
+        for note in clip.notes:
+            assert 0 <= note.start < clip.duration
+            if note.channel != DRUM_CHANNEL and roles[note.channel] != "bass":
+                assert note.pitch in in_key
+        families = [f for f in FAMILY_PROGRAMS if any(p in FAMILY_PROGRAMS[f] for p in clip.programs.values())]
+        tempo = "slow" if clip.tempo < 90 else "medium" if clip.tempo < 130 else "fast"
+        expected = [*families, clip.mode, tempo, *(["drums"] if clip.drums else [])]
+        assert clip.tags == expected and len(families) == len(clip.programs)  # one family per part
+        assert all(p in programs[f] for p in clip.programs.values() for f in families if p in FAMILY_PROGRAMS[f])
+
+
+def test_one_note_clip_sounds_like_the_note_renderer(renderer):
+    spec = ClipSpec(4.0, 120.0, 0, "major", {"melody": 40}, False, (Note(0, 67, 100, 0.0, 3.0),))
+    with ClipRenderer(TEST_SOUNDFONT) as clip_renderer:
+        clip = clip_renderer.render(spec)
+        again = clip_renderer.render(spec)
+    note = normalize_loudness(renderer.render(NoteSpec(program=40, pitch=67, velocity=100)))
+    assert clip.shape == note.shape == (64000,)
+    # Same synthesiser and note: equal up to FluidSynth's int16 dither (a few LSB after normalisation).
+    assert np.abs(clip - again).max() < 2e-3
+    assert np.abs(clip - note).max() < 2e-3
+
+
+def test_rendered_dataset_layout_and_command(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    clips_cli.register(parser.add_subparsers(dest="command"))
+    argv = ["data", "clips", str(tmp_path), "--soundfont", TEST_SOUNDFONT, "--counts", "3", "2", "2"]
+    argv += ["--min-duration", "1", "--max-duration", "2", "--seed", "3"]
+    args = parser.parse_args(argv)
+    assert args.run(args) == 0
+    assert "test: 2 clips" in capsys.readouterr().out
+    info = json.loads((tmp_path / "labels.json").read_text())
+    assert info["labels"] == list(LABELS) and info["recipe"]["seed"] == 3
+    for split, count in zip(SPLITS, (3, 2, 2), strict=True):
+        index = read_clip_split(tmp_path, split)
+        with open(tmp_path / split / "metadata.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert len(index.files) == count == len(rows)
+        for row, path, target in zip(rows, index.files, index.targets, strict=True):
+            assert [LABELS[i] for i in np.flatnonzero(target)] == sorted(row["tags"].split(";"), key=LABELS.index)
+            assert abs(sf.info(str(path)).frames - float(row["duration"]) * 16000) <= 8  # duration in ms
+            programs = [int(p.split("=")[1]) for p in row["programs"].split(";")]
+            assert all(p in sum(split_programs(split).values(), ()) for p in programs)
+    with pytest.raises(OutputExistsError):
+        render_clips(tmp_path, ClipRecipe(soundfont=TEST_SOUNDFONT, counts={"train": 1}))

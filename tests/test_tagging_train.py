@@ -1,0 +1,258 @@
+"""Tagging training/evaluation: chunking, aggregation and metrics against hand values and scikit-learn,
+Lightning training with resume, DDP on two CPU processes, and the train/eval/tag command line."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from conftest import FIXTURE_NOTES
+from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
+from torch import nn
+
+from spectrolab.audio.io import save
+from spectrolab.cli import tagging as tagging_cli
+from spectrolab.data.chunking import evenly_spaced_chunks, evenly_spaced_starts, random_chunk, tiling_chunks
+from spectrolab.data.clips import LABELS, ClipRecipe, render_clips
+from spectrolab.data.gm import GM_TO_NSYNTH
+from spectrolab.data.nsynth import NSYNTH_FAMILIES
+from spectrolab.data.nsynth_render import nsynth_example
+from spectrolab.data.tracks import load_tracks
+from spectrolab.errors import ConfigError, OutputExistsError
+from spectrolab.models import register_model
+from spectrolab.tag.aggregate import aggregate, aggregate_segments
+from spectrolab.tag.evaluate import evaluate_tagger
+from spectrolab.tag.metrics import accuracy, multilabel_scores
+from spectrolab.tag.predict import DEFAULT_TAGGER, load_tagger, predict_files
+from spectrolab.training.tagging import TrainConfig, train_tagger
+
+
+class TinyTagger(nn.Module):
+    """A few hundred parameters: strided conv on the waveform, mean pool, linear head."""
+
+    def __init__(self, num_classes: int = 2, input_length: int = 4000) -> None:
+        super().__init__()
+        self.sample_rate, self.input_length, self.num_classes = 16000, input_length, num_classes
+        self.conv = nn.Conv1d(1, 4, kernel_size=64, stride=32)
+        self.head = nn.Linear(4, num_classes)
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.conv(wave[:, None])).mean(-1))
+
+
+register_model("test/tiny-tagger", task="tagging")(TinyTagger)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    recipe = ClipRecipe(
+        soundfont="TimGM6mb.sf2", counts={"train": 6, "valid": 4, "test": 4}, min_duration=1.0, max_duration=2.0
+    )
+    return render_clips(tmp_path_factory.mktemp("clips"), recipe)
+
+
+def test_evenly_spaced_chunks_follow_the_literature():
+    # 30 s at 16 kHz, 59049-sample chunks, 16 of them: hop (480000 - 59049) // 16 = 26309.
+    assert evenly_spaced_starts(480000, 59049, 16)[:3] == [0, 26309, 52618]
+    wave = torch.arange(480000, dtype=torch.float32)
+    chunks = evenly_spaced_chunks(wave, 59049, 16)
+    assert chunks.shape == (16, 59049)
+    assert chunks[5, 0] == 5 * 26309 and chunks[15, -1] == 15 * 26309 + 59048
+
+
+def test_tiling_chunks_do_not_overlap_and_pad_short_tracks():
+    wave = torch.arange(10, dtype=torch.float32)
+    assert torch.equal(tiling_chunks(wave, 4), torch.tensor([[0.0, 1, 2, 3], [4, 5, 6, 7]]))
+    assert torch.equal(tiling_chunks(wave[:3], 4), torch.tensor([[0.0, 1, 2, 0]]))
+    chunk = random_chunk(wave, 4, generator=torch.Generator().manual_seed(0))
+    assert chunk.shape == (4,) and torch.equal(chunk, torch.arange(chunk[0], chunk[0] + 4))
+    with pytest.raises(ConfigError):
+        tiling_chunks(wave, 0)
+
+
+def test_aggregations_by_hand():
+    logits = torch.tensor([[0.0, 2.0], [2.0, -2.0], [-2.0, 1.0]])
+    sig = torch.sigmoid(logits)
+    assert torch.allclose(aggregate(logits, how="mean"), sig.mean(0))
+    assert torch.allclose(aggregate(logits, how="max"), sig.amax(0))
+    assert torch.allclose(aggregate(logits, how="vote"), torch.tensor([1 / 3, 2 / 3]))  # sigmoid(0) = 0.5 is no vote
+    assert torch.allclose(aggregate(logits, how="vote", multilabel=False), torch.tensor([1 / 3, 2 / 3]))
+    assert torch.allclose(aggregate(logits, how="mean", multilabel=False), torch.softmax(logits, -1).mean(0))
+    both = aggregate_segments(torch.cat([logits, logits[:1]]), [3, 1], how="max")
+    assert torch.allclose(both, torch.stack([sig.amax(0), sig[0]]))
+    with pytest.raises(ConfigError):
+        aggregate(logits, how="median")  # type: ignore[arg-type]
+
+
+def test_metrics_match_scikit_learn():
+    rng = np.random.default_rng(0)
+    targets = (rng.random((40, 6)) < 0.4).astype(np.float32)
+    scores = np.clip(targets * 0.3 + rng.random((40, 6)) * 0.7, 0, 1).astype(np.float32)
+    result = multilabel_scores(torch.from_numpy(scores), torch.from_numpy(targets))
+    assert result.roc_auc == pytest.approx(roc_auc_score(targets, scores, average="macro"), abs=1e-6)
+    assert result.pr_auc == pytest.approx(average_precision_score(targets, scores, average="macro"), abs=1e-6)
+    labels = rng.integers(0, 5, 50)
+    probs = rng.random((50, 5)).astype(np.float32)
+    acc = accuracy(torch.from_numpy(probs), torch.from_numpy(labels))
+    assert acc.accuracy == pytest.approx(accuracy_score(labels, probs.argmax(1)))
+
+
+def test_metrics_leave_out_classes_without_positives():
+    rng = np.random.default_rng(1)
+    targets = (rng.random((30, 4)) < 0.5).astype(np.float32)
+    targets[:, 2] = 0
+    scores = rng.random((30, 4)).astype(np.float32)
+    kept = [0, 1, 3]
+    result = multilabel_scores(torch.from_numpy(scores), torch.from_numpy(targets))
+    assert result.roc_auc == pytest.approx(roc_auc_score(targets[:, kept], scores[:, kept]), abs=1e-6)
+
+
+def _config(clips, out, **kw):
+    base = dict(model="test/tiny-tagger", data=str(clips), out=str(out), batch_size=2, max_epochs=1, progress=False)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_train_resume_export_and_evaluate(clips, tmp_path):
+    result = train_tagger(_config(clips, tmp_path / "run", max_epochs=2))
+    assert result.steps == 6  # 6 train clips, batch 2, 2 epochs
+    tagger = load_tagger(result.model_dir)
+    valid = load_tracks(clips, "valid")
+    assert tagger.labels == valid.labels and tagger.multilabel
+    config = json.loads((result.model_dir / "config.json").read_text())
+    assert config["metadata"]["train"]["seed"] == 0 and config["metadata"]["data_recipe"]["soundfont"] == "TimGM6mb.sf2"
+    # The exported best model evaluated without Lightning gives the score Lightning logged for it.
+    scores = evaluate_tagger(tagger, valid)
+    assert scores.roc_auc == pytest.approx(result.best_score, abs=1e-5)
+    with pytest.raises(OutputExistsError):
+        train_tagger(_config(clips, tmp_path / "run"))
+    resumed = train_tagger(
+        _config(clips, tmp_path / "run", max_epochs=3, resume=str(tmp_path / "run/checkpoints/last.ckpt"))
+    )
+    assert resumed.steps == 9
+
+
+def test_ddp_on_two_cpu_processes(clips, tmp_path):
+    result = train_tagger(_config(clips, tmp_path / "ddp", devices=2, strategy="ddp_fork", max_epochs=2))
+    with open(tmp_path / "ddp/logs/metrics.csv") as fh:
+        rows = [r for r in csv.DictReader(fh) if r.get("val/tracks")]
+    # Each process trains on 3 of the 6 clips (one batch of 2 per epoch); validation gathers the song scores
+    # of both halves of the 4 valid clips.
+    assert (result.model_dir / "model.safetensors").is_file()
+    assert [(int(r["epoch"]), int(r["step"]), float(r["val/tracks"])) for r in rows] == [(0, 0, 4.0), (1, 1, 4.0)]
+
+
+def _cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    tagging_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+def test_command_line_train_eval_tag(clips, tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert (
+        _cli(
+            "train",
+            "tagger",
+            "--model",
+            "test/tiny-tagger",
+            "--data",
+            str(clips),
+            "--out",
+            str(out),
+            "--max-epochs",
+            "1",
+            "--batch-size",
+            "3",
+            "--quiet",
+            "--model-arg",
+            "input_length=8000",
+        )
+        == 0
+    )
+    assert json.loads((out / "model/config.json").read_text())["args"]["input_length"] == 8000
+    assert _cli("eval", "tagger", str(out / "model"), "--data", str(clips), "--json", str(tmp_path / "e.json")) == 0
+    ckpt = next((out / "checkpoints").glob("best-*.ckpt"))
+    assert _cli("eval", "tagger", str(ckpt), "--data", str(clips), "--aggregation", "max") == 0
+    report = json.loads((tmp_path / "e.json").read_text())
+    assert report["tracks"] == 4 and 0 <= report["roc_auc"] <= 1
+    wav = clips / "test" / "00000.wav"
+    assert (
+        _cli(
+            "tag",
+            str(wav),
+            "--model",
+            str(out / "model"),
+            "--json",
+            str(tmp_path / "t.json"),
+            "--taggram",
+            str(tmp_path / "png"),
+            "--top",
+            "3",
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    tags = json.loads((tmp_path / "t.json").read_text())[0]
+    best = max(tags["scores"], key=tags["scores"].get)
+    assert best in printed.splitlines()[-1]
+    assert (tmp_path / "png/00000.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(OutputExistsError):
+        _cli("tag", str(wav), "--model", str(out / "model"), "--json", str(tmp_path / "t.json"))
+
+
+def test_predict_files_batched_equals_one_by_one(clips, tmp_path):
+    result = train_tagger(_config(clips, tmp_path / "p", max_steps=1))
+    tagger = load_tagger(result.model_dir)
+    files = sorted((clips / "test").glob("*.wav"))
+    together = predict_files(tagger, files, batch_size=3)
+    for f, p in zip(files, together, strict=True):
+        alone = predict_files(tagger, [f], batch_size=1)[0]
+        assert torch.allclose(p.scores, alone.scores, atol=1e-6)
+        assert p.chunk_scores.shape[0] == max(1, sf.info(str(f)).frames // tagger.input_length)
+
+
+def _nsynth_fixture(root, notes) -> None:
+    """An NSynth-format dataset of the five fixture notes in every split (programs 0, 24, 40, 56, 73)."""
+    for split in ("train", "valid", "test"):
+        folder = root / f"nsynth-{split}"
+        examples = {}
+        for wave, spec in zip(notes, FIXTURE_NOTES, strict=True):
+            example = nsynth_example(
+                GM_TO_NSYNTH[spec.program], pitch=spec.pitch, velocity=spec.velocity, sample_rate=16000
+            )
+            examples[example["note_str"]] = example
+            save(folder / "audio" / f"{example['note_str']}.wav", wave, sample_rate=16000)
+        (folder / "examples.json").write_text(json.dumps(examples))
+
+
+def test_single_label_family_training_on_nsynth_format(tmp_path, notes):
+    _nsynth_fixture(tmp_path / "nsynth", notes)
+    tracks = load_tracks(tmp_path / "nsynth", "valid")
+    families = sorted(NSYNTH_FAMILIES.index(GM_TO_NSYNTH[n.program].family) for n in FIXTURE_NOTES)
+    assert not tracks.multilabel and sorted(tracks.targets.tolist()) == families
+    result = train_tagger(_config(tmp_path / "nsynth", tmp_path / "run", max_epochs=2))
+    tagger = load_tagger(result.model_dir)
+    assert tagger.labels == list(NSYNTH_FAMILIES) and not tagger.multilabel
+    assert evaluate_tagger(tagger, tracks).accuracy == pytest.approx(result.best_score, abs=1e-6)
+    pitches = load_tracks(tmp_path / "nsynth", "test", target="pitch")
+    assert pitches.labels[0] == "21" and sorted(pitches.targets.tolist()) == sorted(n.pitch - 21 for n in FIXTURE_NOTES)
+
+
+def test_shipped_tagger_works_out_of_the_box(clips, capsys):
+    config = json.loads((DEFAULT_TAGGER / "config.json").read_text())
+    meta = config["metadata"]
+    assert meta["labels"] == list(LABELS) and meta["data_recipe"]["soundfont"] == "FluidR3_GM.sf2"
+    assert meta["train"]["seed"] == 0 and meta["train"]["max_minutes"] > 0 and meta["steps"] > 0
+    assert (DEFAULT_TAGGER / "model.safetensors").stat().st_size < 8_000_000
+    wav = clips / "test" / "00001.wav"
+    assert _cli("tag", str(wav), "--top", "17") == 0
+    printed = capsys.readouterr().out.strip().split(": ", 1)[1]
+    (prediction,) = predict_files(load_tagger(), [wav])
+    assert [t.rsplit(" ", 1)[0] for t in printed.split(", ")] == [label for label, _ in prediction.top(17)]
+    assert prediction.scores.shape == (17,) and bool(((prediction.scores >= 0) & (prediction.scores <= 1)).all())
