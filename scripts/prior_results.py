@@ -5,7 +5,8 @@
    the shipped Naive Bayes and the shipped Transformer, without and with the note's pitch and family.
 2. Latency of one edit of a 4 s note, file to file (benchmarks/bench_edit_latency.py), median over runs.
 3. How well an edit keeps the sound: mean absolute log-mel difference (dB) to the original audio, outside
-   and inside the edited region, for the codec's plain round trip and for the edit with each prior.
+   and inside the edited region, for the codec's plain round trip and for the edit with each prior; and
+   whether the shipped tagger's instrument family for the output agrees with its family for the original.
 
 Needs the encoded grids cached by scripts/train_priors.py (and its dataset for the audio).
 
@@ -24,12 +25,15 @@ from safetensors.torch import load_file
 
 from spectrolab.audio.representations import Representation
 from spectrolab.codec import Codec, load_codec
-from spectrolab.data.nsynth import NSynthDataset
+from spectrolab.data.nsynth import NSYNTH_FAMILIES, NSynthDataset
 from spectrolab.edit.blur import BlurOptions, blur
 from spectrolab.edit.region import Region
 from spectrolab.models import create_model
 from spectrolab.priors import Prior, bits_per_code
 from spectrolab.priors.api import load_prior
+from spectrolab.tag.aggregate import aggregate
+from spectrolab.tag.inference import song_chunk_logits
+from spectrolab.tag.predict import Tagger, load_tagger
 from spectrolab.training.prior import EncodedGrids
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,11 +96,24 @@ def change_db(reference: torch.Tensor, other: torch.Tensor, inside: torch.Tensor
     return float(diff[~inside].mean()), float(diff[inside].mean())
 
 
-def spectral_change_rows(codec: Codec, priors: dict[str, Prior], dataset: NSynthDataset, *, notes: int) -> list[str]:
+def predicted_families(tagger: Tagger, waves: list[torch.Tensor]) -> list[int]:
+    """The family (index into NSYNTH_FAMILIES) the tagger scores highest for each wave (T,)."""
+    columns = [tagger.labels.index(family) for family in NSYNTH_FAMILIES]
+    logits = song_chunk_logits(tagger.model, waves, length=tagger.input_length)
+    scores = [aggregate(x, how=tagger.aggregation, multilabel=tagger.multilabel) for x in logits]  # type: ignore[arg-type]
+    return [int(score[columns].argmax()) for score in scores]
+
+
+def spectral_change_rows(
+    codec: Codec, priors: dict[str, Prior], dataset: NSynthDataset, tagger: Tagger, *, notes: int
+) -> list[str]:
+    """Per region and output: mean dB change outside and inside the edited cells, and how often the tagger's
+    family for the output agrees with its family for the original note."""
     rep = codec.representation
     rows = []
     for label, region in (("1.0 s x 200-4000 Hz", REGION), ("0.5 s x 500-1500 Hz", SMALL_REGION)):
         sums: dict[str, list[float]] = {}
+        agree: dict[str, int] = {}
         for index in torch.linspace(0, len(dataset) - 1, notes).long().tolist():
             wave = dataset[index]["input"][None]
             reference = log_mel_db(wave, rep)
@@ -107,11 +124,13 @@ def spectral_change_rows(codec: Codec, priors: dict[str, Prior], dataset: NSynth
                 edited = blur(wave, codec=codec, prior=prior, region=region, options=BlurOptions())
                 outputs[f"blur, {name}"] = edited.wave
             inside = region_mask(edited.region, rep, reference.shape[-1])
-            for name, out in outputs.items():
+            original, *families = predicted_families(tagger, [wave[0]] + [out[0] for out in outputs.values()])
+            for (name, out), family in zip(outputs.items(), families, strict=True):
                 sums.setdefault(name, []).extend(change_db(reference, log_mel_db(out, rep), inside))
+                agree[name] = agree.get(name, 0) + int(family == original)
         for name, values in sums.items():
             outside, inside_mean = sum(values[0::2]) / notes, sum(values[1::2]) / notes
-            rows.append(f"| {label} | {name} | {outside:.2f} | {inside_mean:.2f} |")
+            rows.append(f"| {label} | {name} | {outside:.2f} | {inside_mean:.2f} | {agree[name]}/{notes} |")
     return rows
 
 
@@ -142,7 +161,7 @@ def main() -> None:
     )
     print(latency, flush=True)
     dataset = NSynthDataset(args.data, "test", fields=())
-    change = spectral_change_rows(codec, priors, dataset, notes=args.edit_notes)
+    change = spectral_change_rows(codec, priors, dataset, load_tagger(), notes=args.edit_notes)
     print("\n".join(change), flush=True)
     peer = latency["codec round trip (peer)"]
     lines = [
@@ -172,10 +191,11 @@ def main() -> None:
         "",
         f"Spectral change on {args.edit_notes} test notes: mean |log-mel difference| (dB, floored 80 dB below "
         "peak) to the original audio, outside and inside the edited cells' span (the requested region rounded out "
-        "to whole cells; temperature 1, 8 steps, seed 0):",
+        "to whole cells; temperature 1, 8 steps, seed 0), and how often the shipped tagger (assets/tagger_default, "
+        "its highest-scoring of the 11 family tags) gives the output the family it gives the original note:",
         "",
-        "| region | output | outside (dB) | inside (dB) |",
-        "|---|---|---|---|",
+        "| region | output | outside (dB) | inside (dB) | tagger's family agrees with the original's |",
+        "|---|---|---|---|---|",
         *change,
         "",
         "Produced by `PYTHONPATH=src python scripts/prior_results.py`.",
