@@ -13,10 +13,14 @@ from spectrolab.errors import SpectrolabError
 
 SUBCOMMANDS: tuple[str, ...] = (
     "spectrolab.cli.demo",
+    "spectrolab.cli.blur",
     "spectrolab.cli.data",
     "spectrolab.cli.models",
-    "spectrolab.cli.train",
+    "spectrolab.cli.blur",
+    "spectrolab.cli.data",
     "spectrolab.cli.clips",
+    "spectrolab.cli.models",
+    "spectrolab.cli.train",
     "spectrolab.cli.tagging",
     "spectrolab.cli.codec",
 )
