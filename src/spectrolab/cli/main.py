@@ -15,14 +15,11 @@ SUBCOMMANDS: tuple[str, ...] = (
     "spectrolab.cli.demo",
     "spectrolab.cli.blur",
     "spectrolab.cli.data",
-    "spectrolab.cli.models",
-    "spectrolab.cli.blur",
-    "spectrolab.cli.data",
     "spectrolab.cli.clips",
     "spectrolab.cli.models",
     "spectrolab.cli.train",
-    "spectrolab.cli.tagging",
     "spectrolab.cli.codec",
+    "spectrolab.cli.tagging",
 )
 
 
