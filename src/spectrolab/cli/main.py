@@ -13,12 +13,13 @@ from spectrolab.errors import SpectrolabError
 
 SUBCOMMANDS: tuple[str, ...] = (
     "spectrolab.cli.demo",
+    "spectrolab.cli.blur",
     "spectrolab.cli.data",
+    "spectrolab.cli.clips",
     "spectrolab.cli.models",
     "spectrolab.cli.train",
-    "spectrolab.cli.clips",
-    "spectrolab.cli.tagging",
     "spectrolab.cli.codec",
+    "spectrolab.cli.tagging",
 )
 
 

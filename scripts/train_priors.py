@@ -1,0 +1,153 @@
+"""Train the shipped priors: encode an NSynth-format note dataset with the codec, fit Naive Bayes, train the
+Transformer, and save both beside the codec (src/spectrolab/assets/prior_nb, prior_transformer).
+
+The dataset is rendered first if ``--data`` does not exist (``spectrolab data render`` with the recipe below).
+Encoded grids are cached in ``--cache`` for scripts/prior_results.py. Every saved model's config records this
+command, the data recipe, the codec, the seed and the budget.
+
+    PYTHONPATH=src python scripts/train_priors.py --minutes 12
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shlex
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from spectrolab.codec import DEFAULT_CODEC_DIR, load_codec
+from spectrolab.data.nsynth import NSynthDataset
+from spectrolab.data.nsynth_render import RenderConfig, render_nsynth
+from spectrolab.models import count_parameters, create_model, save_model_dir
+from spectrolab.models.registry import WEIGHTS_NAME
+from spectrolab.priors import bits_per_code
+from spectrolab.priors.api import ASSETS
+from spectrolab.training.prior import EncodedGrids, TrainingBudget, encode_dataset, train_transformer_prior
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def render_recipe(args: argparse.Namespace) -> RenderConfig:
+    return RenderConfig(soundfont=args.soundfont, seed=args.seed, max_per_program=args.per_program)
+
+
+def encoded_split(args: argparse.Namespace, split: str) -> EncodedGrids:
+    """The grids of one split, from the cache or encoded now (and cached)."""
+    path = Path(args.cache) / f"{split}.safetensors"
+    if path.is_file() and not args.reencode:
+        return EncodedGrids(**load_file(str(path)))
+    if not Path(args.data).is_dir():
+        print(f"rendering {render_recipe(args)} into {args.data}", flush=True)
+        render_nsynth(render_recipe(args), args.data, workers=args.workers)
+    started = time.perf_counter()
+    dataset = NSynthDataset(args.data, split, fields=("pitch", "instrument_family"))
+    encoded = encode_dataset(dataset, load_codec(args.codec))
+    print(f"encoded {split}: {tuple(encoded.grids.shape)} in {time.perf_counter() - started:.0f} s", flush=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in encoded.tensors().items()}, str(path))
+    return encoded
+
+
+def provenance(args: argparse.Namespace) -> dict:
+    return {
+        "trained_by": "PYTHONPATH=src python scripts/train_priors.py " + shlex.join(sys.argv[1:]),
+        "data": {
+            "dir": str(args.data),
+            "render": {
+                k: v
+                for k, v in asdict(render_recipe(args)).items()
+                if k in ("soundfont", "seed", "max_per_program", "sample_rate", "duration", "hold")
+            },
+            "split": "train",
+        },
+        "codec": str(args.codec or DEFAULT_CODEC_DIR.relative_to(ROOT / "src")),
+        "codec_sha256": hashlib.sha256((Path(args.codec or DEFAULT_CODEC_DIR) / WEIGHTS_NAME).read_bytes()).hexdigest(),
+        "seed": args.seed,
+    }
+
+
+def fit_naive_bayes(args: argparse.Namespace, train: EncodedGrids, valid: EncodedGrids) -> None:
+    height = train.grids.shape[1]
+    nb = create_model(
+        "prior_naive_bayes",
+        codebook_size=load_codec(args.codec).codebook_sizes[0],
+        height=height,
+        offsets=json.loads(args.nb_offsets),
+        alpha=args.nb_alpha,
+        neighbour_vocab=args.nb_vocab,
+    )
+    started = time.perf_counter()
+    nb.fit(train.grids, conditioning=train.conditioning)
+    seconds = time.perf_counter() - started
+    bits = bits_per_code(nb, valid.grids, conditioning=valid.conditioning)
+    print(f"naive bayes: fitted in {seconds:.2f} s, valid {bits:.3f} bits/code", flush=True)
+    metadata = {**provenance(args), "fit_seconds": seconds, "valid_bits_per_code": bits}
+    save_model_dir(nb, Path(args.out) / "prior_nb", metadata=metadata, force=args.force)
+
+
+def train_transformer(args: argparse.Namespace, train: EncodedGrids, valid: EncodedGrids) -> None:
+    torch.manual_seed(args.seed)
+    model = create_model(
+        "prior_transformer",
+        codebook_size=load_codec(args.codec).codebook_sizes[0],
+        height=train.grids.shape[1],
+        max_width=train.grids.shape[2],
+        d_model=args.d_model,
+        num_layers=args.layers,
+        dim_feedforward=4 * args.d_model,
+        dropout=args.dropout,
+    )
+    budget = TrainingBudget(
+        max_steps=args.max_steps, max_minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, seed=args.seed
+    )
+    started = time.perf_counter()
+    metrics = train_transformer_prior(model, train, valid.subset(slice(0, 256)), budget=budget, log_dir=args.logs)
+    seconds = time.perf_counter() - started
+    print(f"transformer: {count_parameters(model)} parameters, {metrics} in {seconds:.0f} s", flush=True)
+    metadata = {**provenance(args), "budget": asdict(budget), "train_seconds": seconds, "final": metrics}
+    save_model_dir(model, Path(args.out) / "prior_transformer", metadata=metadata, force=args.force)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="out/prior_data/nsynth", help="NSynth-format dataset (rendered if missing)")
+    parser.add_argument("--soundfont", default="FluidR3_GM.sf2", help="soundfont of the rendered dataset")
+    parser.add_argument("--per-program", type=int, default=24, help="notes rendered per GM program")
+    parser.add_argument("--workers", type=int, default=1, help="rendering processes")
+    parser.add_argument("--codec", help="codec directory (default: the shipped codec)")
+    parser.add_argument("--cache", default="out/prior_data/encoded", help="folder of cached encoded grids")
+    parser.add_argument("--reencode", action="store_true", help="ignore the cache")
+    parser.add_argument("--out", default=str(ASSETS), help="folder receiving prior_nb/ and prior_transformer/")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--nb-offsets", default="[[-1,0],[1,0],[0,-1],[0,1]]", help="Naive Bayes neighbours, JSON")
+    parser.add_argument("--nb-vocab", type=int, help="distinct neighbour codes kept by Naive Bayes (default: all)")
+    parser.add_argument("--nb-alpha", type=float, default=1.0, help="Naive Bayes additive smoothing")
+    parser.add_argument("--skip-transformer", action="store_true")
+    parser.add_argument("--d-model", type=int, default=128)
+    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--dropout", type=float, default=0.0)
+    parser.add_argument("--max-steps", type=int, default=4000)
+    parser.add_argument("--minutes", type=float, default=12.0, help="wall-clock budget of transformer training")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--logs", default="out/prior_data/logs", help="Lightning CSV logs")
+    parser.add_argument("--force", action="store_true", help="replace existing prior directories")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    train, valid = encoded_split(args, "train"), encoded_split(args, "valid")
+    encoded_split(args, "test")
+    fit_naive_bayes(args, train, valid)
+    if not args.skip_transformer:
+        train_transformer(args, train, valid)
+
+
+if __name__ == "__main__":
+    main()

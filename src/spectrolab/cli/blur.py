@@ -1,0 +1,101 @@
+"""``spectrolab blur``: resample a time-frequency region of a sound from its surroundings."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from spectrolab.audio import io
+from spectrolab.codec import load_codec
+from spectrolab.data.nsynth import NSYNTH_FAMILIES
+from spectrolab.edit.blur import BlurOptions, blur_file
+from spectrolab.edit.plot import plot_blur
+from spectrolab.edit.region import CellRegion, Region, parse_span
+from spectrolab.errors import ConfigError
+from spectrolab.priors.api import load_prior
+from spectrolab.priors.base import Conditioning
+
+
+def region_from_args(args: argparse.Namespace, *, duration: float, nyquist: float) -> Region:
+    """The region of ``--time`` and ``--freq`` (each defaulting to the whole sound)."""
+    start, stop = parse_span(args.time, what="--time") if args.time else (0.0, duration)
+    low, high = parse_span(args.freq, what="--freq") if args.freq else (0.0, nyquist)
+    return Region(start_s=start, stop_s=stop, low_hz=low, high_hz=high)
+
+
+def cells_from_args(args: argparse.Namespace, *, height: int, width: int) -> CellRegion:
+    """The cells of ``--rows`` and ``--cols`` (each defaulting to the whole grid)."""
+    if args.time or args.freq:
+        raise ConfigError("give the region either in seconds and Hz (--time, --freq) or in cells (--rows, --cols)")
+    rows = parse_span(args.rows, what="--rows") if args.rows else (0, height)
+    cols = parse_span(args.cols, what="--cols") if args.cols else (0, width)
+    if not all(float(v).is_integer() for v in (*rows, *cols)):
+        raise ConfigError(f"--rows and --cols take whole cell indices, got {args.rows}, {args.cols}")
+    return CellRegion(int(rows[0]), int(rows[1]), int(cols[0]), int(cols[1])).check_fits(height, width)
+
+
+def _conditioning(args: argparse.Namespace) -> Conditioning | None:
+    if args.pitch is None and args.family is None:
+        return None
+    pitch = None if args.pitch is None else torch.tensor([args.pitch])
+    family = None if args.family is None else torch.tensor([NSYNTH_FAMILIES.index(args.family)])
+    return Conditioning(pitch=pitch, family=family)
+
+
+def _run(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    for path in (args.output, args.plot):
+        if path is not None:
+            io.check_writable(path, force=args.force)
+    codec = load_codec(args.codec)
+    prior = load_prior(args.prior)
+    info = io.info(args.input)
+    region: Region | CellRegion
+    if args.rows or args.cols:
+        height, width = codec.grid_shapes(round(info.duration * codec.sample_rate))[args.level]
+        region = cells_from_args(args, height=height, width=width)
+    else:
+        region = region_from_args(args, duration=info.duration, nyquist=codec.sample_rate / 2)
+    options = BlurOptions(
+        level=args.level,
+        temperature=args.temperature,
+        steps=args.steps,
+        seed=args.seed,
+        conditioning=_conditioning(args),
+    )
+    result = blur_file(
+        args.input, args.output, codec=codec, prior=prior, region=region, options=options, force=args.force
+    )
+    r = result.region
+    print(
+        f"{args.output}: resampled {result.cells.num_cells} cells ({result.changed_cells} changed) covering "
+        f"{r.start_s:.3f}-{r.stop_s:.3f} s, {r.low_hz:.0f}-{r.high_hz:.0f} Hz in {time.perf_counter() - started:.2f} s"
+    )
+    if args.plot:
+        before = io.load(args.input, sample_rate=codec.sample_rate)
+        print(f"{plot_blur(result, before, representation=codec.representation, path=args.plot, force=args.force)}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("blur", help="resample a time-frequency region of a sound from its surroundings")
+    p.add_argument("input", type=Path, help="audio file")
+    p.add_argument("-o", "--output", type=Path, required=True, help="edited audio file (.wav, .flac, .ogg)")
+    p.add_argument("--time", help="START:STOP seconds (default: the whole sound)")
+    p.add_argument("--freq", help="LOW:HIGH Hz (default: all frequencies)")
+    p.add_argument("--rows", help="FIRST:STOP grid rows, instead of --freq (0 = lowest band)")
+    p.add_argument("--cols", help="FIRST:STOP grid columns, instead of --time")
+    p.add_argument("--prior", default="nb", help="nb, transformer, or a prior model directory (default: nb)")
+    p.add_argument("--codec", help="codec model directory (default: the shipped codec)")
+    p.add_argument("--level", type=int, default=0, help="code level to edit (0 = bottom, finest)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (> 0; lower is tamer)")
+    p.add_argument("--steps", type=int, default=8, help="Gibbs sweeps (nb) or unmasking steps (transformer)")
+    p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same result")
+    p.add_argument("--pitch", type=int, help="target MIDI pitch (priors conditioned on pitch)")
+    p.add_argument("--family", choices=NSYNTH_FAMILIES, help="target instrument family")
+    p.add_argument("--plot", type=Path, help="also write a before/after PNG with the code grid and region")
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.set_defaults(run=_run)

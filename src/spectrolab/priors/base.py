@@ -1,0 +1,148 @@
+"""What every code-grid prior offers, and the checks and helpers they share.
+
+A code grid is a LongTensor (B, H, W): ``H`` frequency rows (row 0 the lowest band), ``W`` time cells, values in
+``[0, K)`` for a codebook of ``K`` codes. A prior models the code of each cell given its context:
+
+- ``log_probs(grids, hidden=...)`` -> (B, H, W, K): for each cell, the log-distribution over the codebook given
+  the cells that are not hidden (never the cell itself where it is hidden);
+- ``log_prob(grids)`` -> (B, H, W): log p(code of each cell | every other cell), the per-cell terms of the
+  pseudo-log-likelihood, in nats; :func:`bits_per_code` turns it into the figure we report;
+- ``sample(grids, region, ...)`` -> (B, H, W): the grids with the cells of ``region`` redrawn given the rest;
+  cells outside ``region`` are returned unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from spectrolab.errors import ConfigError
+
+NUM_PITCHES = 128
+NUM_FAMILIES = 11
+
+
+@dataclass(frozen=True)
+class Conditioning:
+    """Optional global labels of each grid: MIDI pitch (B,) in 0-127, instrument family (B,) in 0-10.
+
+    ``-1`` in either tensor means "unknown" for that item.
+    """
+
+    pitch: torch.Tensor | None = None
+    family: torch.Tensor | None = None
+
+    def labels(self, batch: int, *, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(pitch, family), each (B,) int64 with -1 where unknown, validated."""
+        return (
+            _label(self.pitch, batch, NUM_PITCHES, "pitch", device),
+            _label(self.family, batch, NUM_FAMILIES, "family", device),
+        )
+
+
+def _label(values: torch.Tensor | None, batch: int, size: int, what: str, device: torch.device) -> torch.Tensor:
+    if values is None:
+        return torch.full((batch,), -1, dtype=torch.long, device=device)
+    values = torch.as_tensor(values, dtype=torch.long, device=device).reshape(-1)
+    if values.numel() == 1:
+        values = values.expand(batch)
+    if values.numel() != batch:
+        raise ConfigError(f"{what}: expected {batch} values (one per grid), got {values.numel()}")
+    if bool(((values < -1) | (values >= size)).any()):
+        raise ConfigError(f"{what}: values must be in 0-{size - 1} (or -1 for unknown), got {values.tolist()}")
+    return values
+
+
+@runtime_checkable
+class Prior(Protocol):
+    """A model of local code distributions on grids of one codebook."""
+
+    codebook_size: int
+
+    def log_probs(
+        self, grids: torch.Tensor, *, hidden: torch.Tensor | None = None, conditioning: Conditioning | None = None
+    ) -> torch.Tensor: ...
+
+    def log_prob(self, grids: torch.Tensor, *, conditioning: Conditioning | None = None) -> torch.Tensor: ...
+
+    def sample(
+        self,
+        grids: torch.Tensor,
+        region: torch.Tensor,
+        *,
+        temperature: float = 1.0,
+        steps: int = 8,
+        generator: torch.Generator | None = None,
+        conditioning: Conditioning | None = None,
+    ) -> torch.Tensor: ...
+
+
+def check_sizes(*, codebook_size: int, height: int, **positive: float) -> None:
+    """Raise :class:`ConfigError` unless codebook_size >= 2, height >= 1 and every other value is > 0."""
+    bad = {k: v for k, v in positive.items() if not v > 0}
+    if codebook_size < 2 or height < 1 or bad:
+        raise ConfigError(
+            f"need codebook_size >= 2, height >= 1 and positive {sorted(positive)}; got "
+            f"codebook_size={codebook_size}, height={height}, {positive}"
+        )
+
+
+def check_grids(grids: torch.Tensor, codebook_size: int, *, height: int | None = None) -> torch.Tensor:
+    """Validate a batch of code grids (B, H, W) against the codebook (and row count); returns it as int64."""
+    if grids.dim() != 3:
+        raise ConfigError(f"code grids must be (B, H, W), got shape {tuple(grids.shape)}")
+    if grids.dtype.is_floating_point or grids.dtype == torch.bool:
+        raise ConfigError(f"code grids must hold integers, got {grids.dtype}")
+    if grids.numel() == 0:
+        raise ConfigError(f"code grids are empty, shape {tuple(grids.shape)}")
+    if height is not None and grids.shape[1] != height:
+        raise ConfigError(f"this prior was fitted on grids of {height} rows, got {grids.shape[1]}")
+    low, high = int(grids.min()), int(grids.max())
+    if low < 0 or high >= codebook_size:
+        raise ConfigError(f"codes must be in [0, {codebook_size}), got values in [{low}, {high}]")
+    return grids.long()
+
+
+def check_region(region: torch.Tensor, grids: torch.Tensor) -> torch.Tensor:
+    """Validate a region mask against its grids: bool, same shape (B, H, W) or (H, W) broadcast over B."""
+    if region.dtype != torch.bool:
+        raise ConfigError(f"a region must be a bool mask, got {region.dtype}")
+    if region.dim() == 2:
+        region = region.expand_as(grids)
+    if region.shape != grids.shape:
+        raise ConfigError(f"region mask shape {tuple(region.shape)} does not match grids {tuple(grids.shape)}")
+    return region.to(grids.device)
+
+
+def check_sampling(*, temperature: float, steps: int) -> None:
+    """Raise :class:`ConfigError` unless temperature > 0 and steps >= 1."""
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ConfigError(f"temperature must be a positive number, got {temperature}")
+    if steps < 1:
+        raise ConfigError(f"need at least one sampling step/sweep, got {steps}")
+
+
+def sample_codes(log_probs: torch.Tensor, *, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    """One draw per row of ``log_probs`` (..., K) from ``softmax(log_probs / temperature)`` -> (...,) int64.
+
+    Inverse-CDF sampling: one uniform number per row, so a seeded ``generator`` fixes the draws.
+    """
+    probs = torch.softmax(log_probs.float() / temperature, dim=-1)
+    cdf = probs.cumsum(dim=-1)
+    uniform = torch.rand((*cdf.shape[:-1], 1), generator=generator, device=cdf.device)
+    return torch.searchsorted(cdf, uniform * cdf[..., -1:]).squeeze(-1).clamp_max(cdf.shape[-1] - 1)
+
+
+def gather_codes(log_probs: torch.Tensor, grids: torch.Tensor) -> torch.Tensor:
+    """Pick each cell's own code from (B, H, W, K) log-probabilities -> (B, H, W)."""
+    return log_probs.gather(-1, grids.unsqueeze(-1)).squeeze(-1)
+
+
+def bits_per_code(prior: Prior, grids: torch.Tensor, *, conditioning: Conditioning | None = None) -> float:
+    """Mean negative log2-likelihood per cell of ``grids`` under ``prior.log_prob`` (lower is better)."""
+    with torch.no_grad():
+        nats = -prior.log_prob(grids, conditioning=conditioning).double().mean()
+    return float(nats) / math.log(2.0)

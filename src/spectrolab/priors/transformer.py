@@ -1,0 +1,178 @@
+"""Masked-code Transformer over a code grid, conditioned on the visible codes and optionally pitch and family.
+
+The grid (B, H, W) is flattened to H * W tokens; hidden cells hold a MASK token (id ``K``). Each token is the
+sum of its code embedding and learned row and column embeddings (a factorised 2-D position embedding). One
+extra leading token carries pitch and family embeddings (their last index meaning "unknown"). A pre-norm
+Transformer encoder reads them and a linear head predicts, at every cell, logits over the ``K`` codes.
+Training (see ``spectrolab.training.prior``) hides random rectangles and random cell sets and scores the hidden
+cells. Sampling a region is MaskGIT's iterative unmasking: all region cells start hidden; each step draws
+every hidden cell, keeps the most confident draws and hides the rest again, on a cosine schedule.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from spectrolab.errors import ConfigError
+from spectrolab.priors.base import (
+    NUM_FAMILIES,
+    NUM_PITCHES,
+    Conditioning,
+    check_grids,
+    check_region,
+    check_sampling,
+    check_sizes,
+    gather_codes,
+    sample_codes,
+)
+
+
+class MaskedCodeTransformer(nn.Module):
+    """Bidirectional Transformer predicting hidden codes of a (B, H, W) grid; ``forward`` -> (B, H, W, K) logits.
+
+    Cells are grouped into ``patch`` = (rows, columns) patches, one token each (the sum of its cells' code and
+    within-patch position embeddings), which divides the sequence length by the patch area; a linear layer
+    maps each output token back to one feature vector per cell, and a shared head gives each cell's logits.
+    Grids are padded with hidden cells up to whole patches.
+    """
+
+    def __init__(
+        self,
+        *,
+        codebook_size: int,
+        height: int,
+        max_width: int,
+        d_model: int = 128,
+        num_layers: int = 3,
+        num_heads: int = 4,
+        dim_feedforward: int = 512,
+        dropout: float = 0.1,
+        patch: Sequence[int] = (2, 2),
+    ) -> None:
+        super().__init__()
+        check_sizes(codebook_size=codebook_size, height=height, max_width=max_width, d_model=d_model)
+        if len(patch) != 2 or min(patch) < 1:
+            raise ConfigError(f"patch must be two positive sizes (rows, columns), got {list(patch)}")
+        self.codebook_size = codebook_size
+        self.height = height
+        self.max_width = max_width
+        self.patch = (int(patch[0]), int(patch[1]))
+        self.mask_token = codebook_size
+        area = self.patch[0] * self.patch[1]
+        self.code_embedding = nn.Embedding(codebook_size + 1, d_model)
+        self.cell_embedding = nn.Parameter(torch.randn(area, d_model) * 0.02)
+        self.row_embedding = nn.Embedding(-(-height // self.patch[0]), d_model)
+        self.col_embedding = nn.Embedding(-(-max_width // self.patch[1]), d_model)
+        self.pitch_embedding = nn.Embedding(NUM_PITCHES + 1, d_model)
+        self.family_embedding = nn.Embedding(NUM_FAMILIES + 1, d_model)
+        layer = nn.TransformerEncoderLayer(
+            d_model, num_heads, dim_feedforward, dropout, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+        self.unpatch = nn.Linear(d_model, area * d_model)
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, codebook_size)
+
+    def features(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
+        """Per-cell features (B, H, W, d) from tokens (B, H, W) (``K`` = hidden), pitch, family (B,) (-1 unknown)."""
+        batch, height, width = tokens.shape
+        if height != self.height or width > self.max_width:
+            raise ConfigError(
+                f"grid of {height} x {width} cells; this transformer takes {self.height} rows and"
+                f" at most {self.max_width} columns"
+            )
+        pr, pc = self.patch
+        rows, cols = -(-height // pr), -(-width // pc)
+        padded = nn.functional.pad(tokens, (0, cols * pc - width, 0, rows * pr - height), value=self.mask_token)
+        x = self.code_embedding(padded).view(batch, rows, pr, cols, pc, -1).permute(0, 1, 3, 2, 4, 5)
+        x = (x.reshape(batch, rows, cols, pr * pc, -1) + self.cell_embedding).sum(dim=3)
+        x = x + self.row_embedding.weight[:, None, :] + self.col_embedding.weight[None, :cols, :]
+        label = self.pitch_embedding(pitch % (NUM_PITCHES + 1)) + self.family_embedding(family % (NUM_FAMILIES + 1))
+        x = self.encoder(torch.cat([label[:, None, :], x.reshape(batch, rows * cols, -1)], dim=1))[:, 1:]
+        x = self.unpatch(x).view(batch, rows, cols, pr, pc, -1).permute(0, 1, 3, 2, 4, 5)
+        return x.reshape(batch, rows * pr, cols * pc, -1)[:, :height, :width]
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits (..., K) from per-cell features (..., d)."""
+        return self.head(self.norm(features))
+
+    def forward(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
+        """Logits (B, H, W, K) from tokens (B, H, W) (``K`` = hidden) and pitch, family (B,) (-1 = unknown)."""
+        return self.logits(self.features(tokens, pitch, family))
+
+    def _logits(
+        self, grids: torch.Tensor, hidden: torch.Tensor | None, conditioning: Conditioning | None
+    ) -> torch.Tensor:
+        tokens = grids if hidden is None else grids.masked_fill(hidden, self.mask_token)
+        pitch, family = (conditioning or Conditioning()).labels(grids.shape[0], device=grids.device)
+        return self(tokens, pitch, family)
+
+    def log_probs(
+        self, grids: torch.Tensor, *, hidden: torch.Tensor | None = None, conditioning: Conditioning | None = None
+    ) -> torch.Tensor:
+        """(B, H, W, K) log p(code | the cells not hidden) at every cell; meaningful where ``hidden`` is set."""
+        grids = check_grids(grids, self.codebook_size, height=self.height)
+        if hidden is not None:
+            hidden = check_region(hidden, grids)
+        return torch.log_softmax(self._logits(grids, hidden, conditioning), dim=-1)
+
+    @torch.no_grad()
+    def log_prob(
+        self, grids: torch.Tensor, *, conditioning: Conditioning | None = None, chunk: int = 256
+    ) -> torch.Tensor:
+        """(B, H, W) log p(code | every other cell), each cell hidden alone in turn (``chunk`` grids per pass)."""
+        grids = check_grids(grids, self.codebook_size, height=self.height)
+        batch, height, width = grids.shape
+        cells = height * width
+        pitch, family = (conditioning or Conditioning()).labels(batch, device=grids.device)
+        one_hot = torch.eye(cells, dtype=torch.bool, device=grids.device).view(cells, height, width)
+        out = torch.empty(batch, cells, device=grids.device)
+        for b in range(batch):
+            for start in range(0, cells, chunk):
+                hidden = one_hot[start : start + chunk]
+                tokens = grids[b].expand_as(hidden).masked_fill(hidden, self.mask_token)
+                n = hidden.shape[0]
+                features = self.features(tokens, pitch[b].expand(n), family[b].expand(n))[hidden]
+                logp = torch.log_softmax(self.logits(features), dim=-1)
+                codes = grids[b].expand_as(hidden)[hidden]
+                out[b, start : start + n] = logp.gather(-1, codes[:, None])[:, 0]
+        return out.view(batch, height, width)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        grids: torch.Tensor,
+        region: torch.Tensor,
+        *,
+        temperature: float = 1.0,
+        steps: int = 8,
+        generator: torch.Generator | None = None,
+        conditioning: Conditioning | None = None,
+    ) -> torch.Tensor:
+        """Iteratively unmask the cells of ``region`` (B, H, W) bool in ``steps`` steps; other cells are kept."""
+        check_sampling(temperature=temperature, steps=steps)
+        grids = check_grids(grids, self.codebook_size, height=self.height)
+        region = check_region(region, grids)
+        current, hidden = grids.clone(), region.clone()
+        batch = grids.shape[0]
+        total = region.view(batch, -1).sum(dim=1)
+        for step in range(steps):
+            logp = torch.log_softmax(self._logits(current, hidden, conditioning), dim=-1)
+            drawn = sample_codes(logp, temperature=temperature, generator=generator)
+            still_hidden = torch.floor(total * math.cos(math.pi / 2 * (step + 1) / steps)).long()
+            reveal = hidden.view(batch, -1).sum(dim=1) - still_hidden
+            confidence = gather_codes(logp, drawn).view(batch, -1)
+            noise = torch.rand(confidence.shape, generator=generator, device=confidence.device)
+            confidence = confidence - temperature * (1 - (step + 1) / steps) * torch.log(-torch.log(noise + 1e-20))
+            confidence = confidence.masked_fill(~hidden.view(batch, -1), -math.inf)
+            order = confidence.argsort(dim=1, descending=True, stable=True)
+            positions = torch.arange(order.shape[1], device=order.device).expand_as(order)
+            ranks = torch.empty_like(order).scatter_(1, order, positions)
+            chosen = (ranks < reveal[:, None]).view_as(hidden) & hidden
+            current = torch.where(chosen, drawn, current)
+            hidden = hidden & ~chosen
+        return current

@@ -1,0 +1,206 @@
+"""Training the masked-code Transformer prior with Lightning on encoded grids.
+
+Each training grid gets a random hidden set (see :func:`random_hidden`); the loss is the cross-entropy of the
+hidden cells. Labels (pitch, family) are dropped at random so that the model also works
+without them. The model itself is a plain registered ``nn.Module``; this file only wraps it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+import lightning as L
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from spectrolab.codec import Codec
+from spectrolab.data.nsynth import NSynthDataset
+from spectrolab.errors import ConfigError
+from spectrolab.priors.base import Conditioning
+from spectrolab.priors.transformer import MaskedCodeTransformer
+
+
+def random_hidden(shape: tuple[int, int, int], *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Bool (B, H, W) hidden sets (>= 1 cell each), a third of the grids each: a random rectangle (what the blur
+    edit hides), a random subset whose fraction follows MaskGIT's cosine schedule (the unmasking steps), and a
+    sparse subset of at most 15 % of the cells (single cells among known neighbours, as in Gibbs sweeps)."""
+    batch, height, width = shape
+    mode = torch.randint(0, 3, (batch,), generator=generator)
+    rect = mode == 0
+    u = torch.rand(batch, generator=generator)
+    ratio = torch.where(mode == 1, torch.cos(math.pi / 2 * u), 0.15 * u).clamp_min(1.0 / (height * width))
+    scattered = torch.rand(shape, generator=generator) < ratio.view(-1, 1, 1)
+    r0 = (torch.rand(batch, generator=generator) * height).long()
+    c0 = (torch.rand(batch, generator=generator) * width).long()
+    r1 = r0 + 1 + (torch.rand(batch, generator=generator) * (height - r0)).long()
+    c1 = c0 + 1 + (torch.rand(batch, generator=generator) * (width - c0)).long()
+    rows = torch.arange(height).view(1, -1, 1)
+    cols = torch.arange(width).view(1, 1, -1)
+    box = (rows >= r0.view(-1, 1, 1)) & (rows < r1.view(-1, 1, 1)) & (cols >= c0.view(-1, 1, 1))
+    box = box & (cols < c1.view(-1, 1, 1))
+    hidden = torch.where(rect.view(-1, 1, 1), box, scattered)
+    empty = ~hidden.view(batch, -1).any(dim=1)
+    hidden[empty, r0[empty], c0[empty]] = True
+    return hidden
+
+
+def drop_labels(labels: torch.Tensor, probability: float, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Replace each label (B,) by -1 ("unknown") with ``probability``."""
+    dropped = torch.rand(labels.shape, generator=generator) < probability
+    return labels.masked_fill(dropped.to(labels.device), -1)
+
+
+def masked_loss(model: MaskedCodeTransformer, grids: torch.Tensor, hidden: torch.Tensor, pitch, family):
+    """Mean cross-entropy (nats) of the hidden cells of ``grids`` (B, H, W) given the visible ones."""
+    features = model.features(grids.masked_fill(hidden, model.mask_token), pitch, family)
+    return nn.functional.cross_entropy(model.logits(features[hidden]), grids[hidden])
+
+
+class TransformerPriorModule(L.LightningModule):
+    """Masked-code training of a :class:`MaskedCodeTransformer`; AdamW with linear warm-up (at most a tenth of
+    the steps) then cosine decay."""
+
+    def __init__(
+        self,
+        model: MaskedCodeTransformer,
+        *,
+        lr: float = 1e-3,
+        weight_decay: float = 0.01,
+        warmup_steps: int = 100,
+        max_steps: int = 2000,
+        label_dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.lr, self.weight_decay = lr, weight_decay
+        self.warmup_steps, self.max_steps = max(1, min(warmup_steps, max_steps // 10)), max_steps
+        self.label_dropout = label_dropout
+
+    def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        grids, pitch, family = batch
+        hidden = random_hidden(tuple(grids.shape)).to(grids.device)  # type: ignore[arg-type]
+        pitch = drop_labels(pitch, self.label_dropout)
+        family = drop_labels(family, self.label_dropout)
+        loss = masked_loss(self.model, grids, hidden, pitch, family)
+        self.log("train_loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        grids, pitch, family = batch
+        generator = torch.Generator().manual_seed(batch_idx)
+        hidden = random_hidden(tuple(grids.shape), generator=generator).to(grids.device)  # type: ignore[arg-type]
+        loss = masked_loss(self.model, grids, hidden, pitch, family)
+        self.log("val_loss", loss, prog_bar=True, batch_size=grids.shape[0])
+        return loss
+
+    def configure_optimizers(self):
+        decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2 and "embedding" not in n]
+        rest = [p for n, p in self.model.named_parameters() if not (p.dim() >= 2 and "embedding" not in n)]
+        groups = [{"params": decay, "weight_decay": self.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+        optimizer = torch.optim.AdamW(groups, lr=self.lr, betas=(0.9, 0.98))
+
+        def schedule(step: int) -> float:
+            if step < self.warmup_steps:
+                return (step + 1) / self.warmup_steps
+            progress = min(1.0, (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps))
+            return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+@dataclass(frozen=True)
+class EncodedGrids:
+    """Grids of one level (N, H, W) with per-grid pitch and family (N,) (-1 where unknown)."""
+
+    grids: torch.Tensor
+    pitch: torch.Tensor
+    family: torch.Tensor
+
+    def __post_init__(self) -> None:
+        n = self.grids.shape[0]
+        if self.grids.dim() != 3 or self.pitch.shape != (n,) or self.family.shape != (n,):
+            raise ConfigError(
+                f"need grids (N, H, W) and pitch, family (N,), got {tuple(self.grids.shape)}, "
+                f"{tuple(self.pitch.shape)}, {tuple(self.family.shape)}"
+            )
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The three tensors by name, e.g. to save with safetensors."""
+        return {"grids": self.grids, "pitch": self.pitch, "family": self.family}
+
+    @property
+    def conditioning(self) -> Conditioning:
+        return Conditioning(pitch=self.pitch, family=self.family)
+
+    def subset(self, index: torch.Tensor | slice) -> EncodedGrids:
+        return EncodedGrids(self.grids[index], self.pitch[index], self.family[index])
+
+    def loader(self, *, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
+        generator = torch.Generator().manual_seed(seed)
+        dataset = TensorDataset(self.grids.long(), self.pitch.long(), self.family.long())
+        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
+
+
+def encode_dataset(dataset: NSynthDataset, codec: Codec, *, level: int = 0, batch_size: int = 32) -> EncodedGrids:
+    """Encode every note of an NSynth-format dataset (fields ``pitch`` and ``instrument_family``) with ``codec``."""
+    missing = {"pitch", "instrument_family"} - set(dataset.fields)
+    if missing or dataset.representation is not None:
+        raise ConfigError(f"need a waveform dataset with fields pitch and instrument_family (missing {missing})")
+    grids, pitch, family = [], [], []
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    with torch.inference_mode():
+        for batch in loader:
+            grids.append(codec.encode(batch["input"]).grids[level])
+            pitch.append(batch["pitch"])
+            family.append(batch["instrument_family"])
+    return EncodedGrids(torch.cat(grids), torch.cat(pitch), torch.cat(family))
+
+
+@dataclass(frozen=True)
+class TrainingBudget:
+    """How long to train: at most ``max_steps`` optimiser steps and ``max_minutes`` of wall time."""
+
+    max_steps: int = 2000
+    max_minutes: float = 12.0
+    batch_size: int = 16
+    lr: float = 1e-3
+    seed: int = 0
+
+
+def train_transformer_prior(
+    model: MaskedCodeTransformer,
+    train: EncodedGrids,
+    valid: EncodedGrids,
+    *,
+    budget: TrainingBudget = TrainingBudget(),
+    log_dir: str | None = None,
+) -> dict[str, float]:
+    """Train ``model`` in place on ``train`` within ``budget``; returns the final train and validation losses."""
+    L.seed_everything(budget.seed, workers=True, verbose=False)
+    module = TransformerPriorModule(model.train(), lr=budget.lr, max_steps=budget.max_steps)
+    trainer = L.Trainer(
+        max_steps=budget.max_steps,
+        max_time=timedelta(minutes=budget.max_minutes),
+        accelerator="cpu",
+        devices=1,
+        logger=L.pytorch.loggers.CSVLogger(log_dir) if log_dir else False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        val_check_interval=min(200, budget.max_steps),
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(
+        module,
+        train.loader(batch_size=budget.batch_size, shuffle=True, seed=budget.seed),
+        valid.loader(batch_size=64, shuffle=False),
+    )
+    model.eval()
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    metrics["steps"] = float(trainer.global_step)
+    return metrics

@@ -1,0 +1,186 @@
+"""The blur edit: region mapping, outside cells untouched, seeding, and the CLI end to end."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+
+import pytest
+import torch
+
+from spectrolab.audio import io
+from spectrolab.cli.main import main
+from spectrolab.codec import DEFAULT_CODEC_DIR, load_codec
+from spectrolab.edit.blur import BlurOptions, blur, cells_of
+from spectrolab.edit.region import CellRegion, Region, cells_to_region, parse_span, region_to_cells
+from spectrolab.errors import ConfigError, ModelError
+from spectrolab.models import create_model, save_model_dir
+from spectrolab.models.registry import WEIGHTS_NAME, read_config
+from spectrolab.priors.api import SHIPPED_PRIORS, load_prior
+from spectrolab.priors.base import Conditioning
+
+EDGES = (0.0, 100.0, 200.0, 400.0, 800.0)
+SAMPLE_RATE = 16000
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Small models run fastest on one thread; more threads spin against each other on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def codec(notes):
+    """An untrained default codec whose codebook is k-means-initialised on the notes (one training forward)."""
+    torch.manual_seed(0)
+    model = create_model("vqvae_default")
+    with torch.no_grad():
+        model.train()(model.analyse(notes))
+    return model.eval()
+
+
+def test_region_covers_overlapped_cells_by_hand():
+    region = Region(start_s=0.3, stop_s=0.6, low_hz=150.0, high_hz=450.0)
+    cells = region_to_cells(region, seconds_per_cell=0.25, row_edges_hz=EDGES, width=8)
+    assert cells == CellRegion(row_start=1, row_stop=4, col_start=1, col_stop=3)
+    assert cells_to_region(cells, seconds_per_cell=0.25, row_edges_hz=EDGES) == Region(0.25, 0.75, 100.0, 800.0)
+    assert cells.mask(4, 8).sum() == cells.num_cells == 6
+
+
+def test_cells_region_cells_round_trip_on_mel_edges(codec, notes):
+    with torch.inference_mode():
+        grid = codec.encode(notes[:1]).levels[0]
+    edges, spc = grid.row_edges_hz, grid.seconds_per_cell
+    assert grid.shape == (32, 16)
+    for r0, r1 in itertools.combinations(range(33), 2):
+        for c0, c1 in ((0, 1), (3, 9), (15, 16), (0, 16)):
+            cells = CellRegion(r0, r1, c0, c1)
+            region = cells_to_region(cells, seconds_per_cell=spc, row_edges_hz=edges)
+            assert region_to_cells(region, seconds_per_cell=spc, row_edges_hz=edges, width=16) == cells
+
+
+@pytest.mark.parametrize(
+    ("bounds", "message"),
+    [
+        ((1.0, 0.5, 100.0, 200.0), "empty or inverted"),
+        ((0.5, 0.5, 100.0, 200.0), "empty or inverted"),
+        ((0.0, 1.0, 300.0, 300.0), "empty or inverted"),
+        ((0.0, 1.0, 300.0, 200.0), "empty or inverted"),
+        ((1.5, 2.5, 100.0, 200.0), "outside the sound"),
+        ((-0.5, 0.5, 100.0, 200.0), "outside the sound"),
+        ((0.0, 1.0, 100.0, 900.0), "outside the grid's range"),
+        ((0.0, float("nan"), 100.0, 200.0), "finite"),
+    ],
+)
+def test_bad_regions_raise(bounds, message):
+    with pytest.raises(ConfigError, match=message):
+        region_to_cells(Region(*bounds), seconds_per_cell=0.25, row_edges_hz=EDGES, width=8, duration=2.0)
+
+
+def test_bad_cell_regions_and_spans_raise():
+    with pytest.raises(ConfigError, match="empty"):
+        CellRegion(2, 2, 0, 1)
+    with pytest.raises(ConfigError, match="outside"):
+        CellRegion(0, 5, 0, 1).mask(4, 8)
+    assert parse_span("0.5:1.5", what="--time") == (0.5, 1.5)
+    for text in ("0.5", "a:b", "1:2:3"):
+        with pytest.raises(ConfigError, match="--time"):
+            parse_span(text, what="--time")
+
+
+@pytest.fixture(scope="module")
+def priors(codec, notes):
+    with torch.inference_mode():
+        codes = codec.encode(notes).grids[0]
+    torch.manual_seed(0)
+    nb = create_model("prior_naive_bayes", codebook_size=1024, height=32, neighbour_vocab=64).fit(codes)
+    transformer = create_model(
+        "prior_transformer", codebook_size=1024, height=32, max_width=16, d_model=32, num_layers=1, dim_feedforward=64
+    ).eval()
+    return {"nb": nb, "transformer": transformer}
+
+
+@pytest.mark.parametrize("name", ["nb", "transformer"])
+def test_blur_changes_only_the_region_and_is_seeded(codec, priors, notes, name):
+    region = Region(start_s=0.5, stop_s=1.5, low_hz=200.0, high_hz=4000.0)
+    wave = notes[1:2]
+
+    def edit(seed: int):
+        return blur(wave, codec=codec, prior=priors[name], region=region, options=BlurOptions(seed=seed, steps=3))
+
+    first, again, other = edit(0), edit(0), edit(1)
+    mask = first.cells.mask(32, 16)
+    before, after = first.original.grids[0][0], first.edited.grids[0][0]
+    assert torch.equal(after[~mask], before[~mask])
+    assert first.changed_cells > 0
+    assert first.wave.shape == (1, notes.shape[1])
+    assert torch.equal(first.wave, again.wave)
+    assert not torch.equal(first.edited.grids[0], other.edited.grids[0])
+    assert first.cells == cells_of(first.original, region)
+    assert first.region.start_s <= 0.5 and first.region.stop_s >= 1.5
+    assert first.region.low_hz <= 200.0 and first.region.high_hz >= 4000.0
+
+
+def test_blur_with_target_labels_and_mismatched_prior(codec, priors, notes):
+    region = CellRegion(4, 10, 2, 6)
+    target = BlurOptions(conditioning=Conditioning(pitch=torch.tensor([60]), family=torch.tensor([3])))
+    result = blur(notes[:1], codec=codec, prior=priors["nb"], region=region, options=target)
+    assert result.cells == region
+    wrong = create_model("prior_naive_bayes", codebook_size=512, height=32)
+    with pytest.raises(ModelError, match="1024 codes"):
+        blur(notes[:1], codec=codec, prior=wrong, region=region)
+
+
+def test_cli_blur_end_to_end(tmp_path, codec, priors, notes, capsys):
+    save_model_dir(codec, tmp_path / "codec")
+    save_model_dir(priors["nb"], tmp_path / "nb")
+    note = io.save(tmp_path / "note.wav", notes[2], sample_rate=SAMPLE_RATE)
+    out, png = tmp_path / "out.wav", tmp_path / "plot.png"
+    base = ["blur", str(note), "-o", str(out), "--codec", str(tmp_path / "codec"), "--prior", str(tmp_path / "nb")]
+    args = [*base, "--time", "0.5:1.5", "--freq", "200:4000", "--seed", "3", "--plot", str(png)]
+    assert main(args) == 0
+    assert io.load(out).shape == (1, notes.shape[1])
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    first = out.read_bytes()
+    assert main(args) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main([*args, "--force"]) == 0
+    assert out.read_bytes() == first
+    assert main([*base[:3], str(tmp_path / "bad.wav"), *base[4:], "--time", "3:5", "--force"]) == 2
+    assert "outside the sound" in capsys.readouterr().err
+    assert not (tmp_path / "bad.wav").exists()
+    cells = [*base, "--rows", "2:6", "--cols", "1:3", "--family", "string", "--pitch", "67", "--force"]
+    assert main(cells) == 0
+    assert "resampled 8 cells" in capsys.readouterr().out
+    assert main([*cells, "--time", "0:1"]) == 2
+    assert "either" in capsys.readouterr().err
+    assert main([*base, "--rows", "2:40", "--force"]) == 2
+    assert "outside the 32 x 16 grid" in capsys.readouterr().err
+
+
+def test_shipped_priors_fit_the_shipped_codec_and_record_their_training():
+    codec = load_codec()
+    height, width = codec.grid_shapes(64000)[0]
+    for name, directory in SHIPPED_PRIORS.items():
+        prior = load_prior(name)
+        assert (prior.codebook_size, prior.height) == (codec.codebook_sizes[0], height), name
+        metadata = read_config(directory)["metadata"]
+        assert metadata["trained_by"].startswith("PYTHONPATH=src python scripts/train_priors.py")
+        assert {"data", "codec", "seed"} <= set(metadata)
+        weights = (DEFAULT_CODEC_DIR / WEIGHTS_NAME).read_bytes()
+        assert metadata["codec_sha256"] == hashlib.sha256(weights).hexdigest(), f"{name} was fitted on other codes"
+        assert sum(f.stat().st_size for f in directory.iterdir()) < 8_000_000
+    assert load_prior("transformer").max_width >= width
+
+
+def test_demo_blurs_the_bundled_note(tmp_path, capsys):
+    args = ["demo", "--out", str(tmp_path)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    for name in ("example_note.wav", "example_codec.wav", "example_blur_nb.wav", "example_blur_nb.png"):
+        assert str(tmp_path / name) in printed
+    assert io.load(tmp_path / "example_blur_nb.wav").shape == io.load(tmp_path / "example_note.wav").shape
+    assert main(args) == 0, "the demo replaces its own outputs"

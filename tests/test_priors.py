@@ -1,0 +1,278 @@
+"""Code-grid priors: Naive Bayes against scikit-learn, normalisation, sampling invariants, transformer training."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.naive_bayes import CategoricalNB
+
+from spectrolab.errors import ConfigError, ModelError
+from spectrolab.models import create_model, list_models, load_model_dir, save_model_dir
+from spectrolab.priors import Conditioning, NaiveBayesPrior, Prior, UnigramPrior, bits_per_code
+from spectrolab.priors.base import sample_codes
+from spectrolab.priors.naive_bayes import colour_classes, neighbour_codes
+from spectrolab.training.prior import EncodedGrids, TrainingBudget, random_hidden, train_transformer_prior
+
+K, H, W = 6, 5, 7
+OFFSETS = ((-1, 0), (1, 0), (0, -1), (0, 1), (1, 1), (0, -2))
+
+
+def structured_grids(n: int, *, seed: int = 0) -> torch.Tensor:
+    """(n, H, W) grids with real structure: a code that drifts along time and depends on the row, plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    start = torch.randint(0, K, (n, 1, 1), generator=g)
+    rows = torch.arange(H).view(1, -1, 1)
+    cols = torch.arange(W).view(1, 1, -1) // 3
+    noise = (torch.rand(n, H, W, generator=g) < 0.2) * torch.randint(0, K, (n, H, W), generator=g)
+    return (start + rows + cols + noise) % K
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Small models run fastest on one thread; more threads spin against each other on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def grids() -> torch.Tensor:
+    return structured_grids(60)
+
+
+@pytest.fixture(scope="module")
+def labels() -> Conditioning:
+    g = torch.Generator().manual_seed(1)
+    return Conditioning(
+        pitch=torch.randint(21, 109, (60,), generator=g), family=torch.randint(0, 11, (60,), generator=g)
+    )
+
+
+def sklearn_features(grids: torch.Tensor, offsets, labels: Conditioning | None = None) -> np.ndarray:
+    neighbours = neighbour_codes(grids, offsets, codebook_size=K).reshape(-1, len(offsets))
+    rows = torch.arange(H).view(1, -1, 1).expand_as(grids).reshape(-1, 1)
+    columns = [neighbours, rows]
+    if labels is not None:
+        assert labels.pitch is not None and labels.family is not None
+        columns += [labels.pitch.view(-1, 1, 1).expand_as(grids).reshape(-1, 1)]
+        columns += [labels.family.view(-1, 1, 1).expand_as(grids).reshape(-1, 1)]
+    return torch.cat(columns, dim=1).numpy()
+
+
+def reference_nb(model: NaiveBayesPrior, features: np.ndarray, codes: np.ndarray, categories: list[int]):
+    class_prior = (model.class_counts + model.alpha) / (model.class_counts + model.alpha).sum()
+    reference = CategoricalNB(alpha=model.alpha, class_prior=class_prior.double().numpy(), min_categories=categories)
+    return reference.fit(features, codes)
+
+
+@pytest.mark.parametrize("with_labels", [False, True])
+def test_naive_bayes_equals_sklearn_categorical_nb(grids, labels, with_labels):
+    conditioning = labels if with_labels else None
+    model = NaiveBayesPrior(codebook_size=K, height=H, offsets=OFFSETS, alpha=0.7).double()
+    model.fit(grids, conditioning=conditioning)
+    features = sklearn_features(grids, OFFSETS, conditioning)
+    categories = [K + 1] * len(OFFSETS) + [H] + ([128, 11] if with_labels else [])
+    reference = reference_nb(model, features, grids.reshape(-1).numpy(), categories)
+    held_out = structured_grids(10, seed=5)
+    held_labels = Conditioning(pitch=labels.pitch[:10], family=labels.family[:10]) if with_labels else None
+    ours = model.log_probs(held_out, conditioning=held_labels).reshape(-1, K).numpy()
+    theirs = reference.predict_log_proba(sklearn_features(held_out, OFFSETS, held_labels))
+    np.testing.assert_allclose(ours, theirs, atol=1e-9)
+    counts = np.stack(reference.category_count_[: len(OFFSETS)]).transpose(0, 2, 1)
+    np.testing.assert_array_equal(model.neighbour_counts.numpy(), counts)
+
+
+def test_hidden_neighbours_are_marginalised(grids):
+    """With every cell hidden, an interior cell (all offsets inside the grid) gets p(code | row): CategoricalNB
+    on the row feature alone."""
+    model = NaiveBayesPrior(codebook_size=K, height=H, offsets=OFFSETS, alpha=0.5).double().fit(grids)
+    rows = torch.arange(H).view(1, -1, 1).expand_as(grids).reshape(-1, 1).numpy()
+    reference = reference_nb(model, rows, grids.reshape(-1).numpy(), [H])
+    hidden = torch.ones(H, W, dtype=torch.bool)
+    interior = model.log_probs(grids[:1], hidden=hidden)[0, 1 : H - 1, 2 : W - 1]
+    expected = reference.predict_log_proba(np.arange(1, H - 1).reshape(-1, 1))
+    np.testing.assert_allclose(interior.numpy(), np.broadcast_to(expected[:, None], interior.shape), atol=1e-9)
+
+
+def test_naive_bayes_counts_by_hand():
+    """Grid [[0, 1]] with the right neighbour only: cell 0 sees code 1, cell 1 sees 'outside' (value K=2)."""
+    model = NaiveBayesPrior(codebook_size=2, height=1, offsets=[(0, 1)], alpha=1.0).fit(torch.tensor([[[0, 1]]]))
+    assert model.neighbour_counts[0].tolist() == [[0, 0], [1, 0], [0, 1]]
+    assert model.class_counts.tolist() == [1, 1]
+    # p(code 0 | neighbour 1) ∝ (1/2) * (1+1)/(1+3) vs p(code 1 | neighbour 1) ∝ (1/2) * 1/(1+3): 2/3 vs 1/3.
+    probs = model.log_probs(torch.tensor([[[0, 1]]])).exp()[0, 0, 0]
+    torch.testing.assert_close(probs, torch.tensor([2 / 3, 1 / 3]))
+
+
+def test_neighbour_vocab_keeps_frequent_codes(grids):
+    model = NaiveBayesPrior(codebook_size=K, height=H, neighbour_vocab=3).fit(grids)
+    frequent = torch.bincount(grids.reshape(-1), minlength=K).argsort(descending=True, stable=True)
+    assert model.neighbour_values[frequent[:3]].tolist() == [0, 1, 2]
+    assert (model.neighbour_values[frequent[3:]] == 3).all()
+    assert model.neighbour_counts.shape == (4, 5, K)
+
+
+def test_unigram_is_smoothed_row_frequency():
+    grid = torch.tensor([[[0, 0, 1], [2, 2, 2]]])
+    model = UnigramPrior(codebook_size=3, height=2, alpha=1.0).fit(grid)
+    expected = torch.tensor([[3 / 6, 2 / 6, 1 / 6], [1 / 6, 1 / 6, 4 / 6]])
+    torch.testing.assert_close(model.log_probs(grid).exp()[0, :, 0], expected)
+    assert bits_per_code(model, grid) == pytest.approx(
+        -(2 * math.log2(0.5) + math.log2(2 / 6) + 3 * math.log2(4 / 6)) / 6
+    )
+
+
+def build_priors(grids: torch.Tensor) -> dict[str, Prior]:
+    torch.manual_seed(0)
+    return {
+        "unigram": UnigramPrior(codebook_size=K, height=H).fit(grids),
+        "nb": NaiveBayesPrior(codebook_size=K, height=H, offsets=OFFSETS).fit(grids),
+        "transformer": create_model("prior_transformer", codebook_size=K, height=H, max_width=W, d_model=32).eval(),
+    }
+
+
+@pytest.mark.parametrize("name", ["unigram", "nb", "transformer"])
+def test_log_probs_are_normalised_and_log_prob_picks_them(grids, name):
+    prior = build_priors(grids)[name]
+    hidden = torch.zeros(H, W, dtype=torch.bool)
+    hidden[1:3, 2:5] = True
+    log_probs = prior.log_probs(grids[:3], hidden=hidden)
+    assert log_probs.shape == (3, H, W, K)
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(3, H, W))
+    assert prior.log_prob(grids[:3]).shape == (3, H, W)
+    assert (prior.log_prob(grids[:3]) <= 0).all()
+
+
+@pytest.mark.parametrize("name", ["nb", "transformer"])
+def test_hidden_cells_are_invisible_and_batching_is_exact(grids, name):
+    prior = build_priors(grids)[name]
+    hidden = torch.zeros(H, W, dtype=torch.bool)
+    hidden[2:4, 1:6] = True
+    changed = grids[:3].clone()
+    changed[:, hidden] = (changed[:, hidden] + 1) % K
+    batched = prior.log_probs(grids[:3], hidden=hidden)
+    torch.testing.assert_close(prior.log_probs(changed, hidden=hidden), batched)
+    one_by_one = torch.cat([prior.log_probs(grids[i : i + 1], hidden=hidden) for i in range(3)])
+    torch.testing.assert_close(one_by_one, batched, atol=1e-5, rtol=1e-5)
+
+
+def test_transformer_log_prob_hides_each_cell_alone(grids):
+    prior = build_priors(grids)["transformer"]
+    assert isinstance(prior, torch.nn.Module)
+    per_cell = prior.log_prob(grids[:2], chunk=9)
+    hidden = torch.zeros(H, W, dtype=torch.bool)
+    hidden[3, 4] = True
+    alone = prior.log_probs(grids[:2], hidden=hidden)[:, 3, 4].gather(-1, grids[:2, 3, 4, None])[:, 0]
+    torch.testing.assert_close(per_cell[:, 3, 4], alone)
+
+
+def test_neighbours_beat_position_only(grids):
+    held_out = structured_grids(20, seed=9)
+    priors = build_priors(grids)
+    assert bits_per_code(priors["nb"], held_out) < bits_per_code(priors["unigram"], held_out) - 0.3
+
+
+@pytest.mark.parametrize("name", ["unigram", "nb", "transformer"])
+def test_sampling_keeps_outside_and_is_seeded(grids, name):
+    prior = build_priors(grids)[name]
+    region = torch.zeros(H, W, dtype=torch.bool)
+    region[1:4, 2:6] = True
+    batch = grids[:4]
+
+    def draw(seed: int) -> torch.Tensor:
+        return prior.sample(batch, region, temperature=1.5, steps=4, generator=torch.Generator().manual_seed(seed))
+
+    first, again, other = draw(0), draw(0), draw(1)
+    assert torch.equal(first[:, ~region], batch[:, ~region])
+    assert torch.equal(first, again)
+    assert not torch.equal(first[:, region], other[:, region])
+
+
+def test_gibbs_draws_a_single_cell_from_its_conditional(grids):
+    """One region cell among fixed neighbours: its Gibbs draws follow the model's conditional at that cell."""
+    model = NaiveBayesPrior(codebook_size=K, height=H, offsets=OFFSETS, alpha=0.5).fit(grids)
+    batch = grids[7:8].expand(20000, H, W)
+    region = torch.zeros(H, W, dtype=torch.bool)
+    region[2, 3] = True
+    drawn = model.sample(batch, region, steps=1, generator=torch.Generator().manual_seed(0))[:, 2, 3]
+    expected = model.log_probs(grids[7:8])[0, 2, 3].exp()
+    torch.testing.assert_close(torch.bincount(drawn, minlength=K) / 20000.0, expected, atol=0.012, rtol=0)
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.0, 0.5])
+def test_sample_codes_follow_tempered_distribution(temperature):
+    probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
+    log_probs = probs.log().expand(40000, 4)
+    draws = sample_codes(log_probs, temperature=temperature, generator=torch.Generator().manual_seed(0))
+    expected = torch.softmax(probs.log() / temperature, dim=0)
+    torch.testing.assert_close(torch.bincount(draws, minlength=4) / 40000.0, expected, atol=0.01, rtol=0)
+
+
+@pytest.mark.parametrize(("offsets", "colours"), [(OFFSETS, 6), (((-1, 0), (1, 0), (0, -1), (0, 1), (2, 1)), 2)])
+def test_colour_classes_separate_neighbours(offsets, colours):
+    classes = colour_classes(H, W, offsets)
+    assert int(classes.max()) + 1 == colours
+    for r in range(H):
+        for c in range(W):
+            for dr, dc in offsets:
+                if 0 <= r + dr < H and 0 <= c + dc < W:
+                    assert classes[r, c] != classes[r + dr, c + dc]
+
+
+def test_bad_inputs_raise(grids):
+    model = NaiveBayesPrior(codebook_size=K, height=H)
+    with pytest.raises(ModelError, match="not been fitted"):
+        model.log_probs(grids)
+    model.fit(grids)
+    with pytest.raises(ConfigError, match=r"codes must be in \[0, 6\)"):
+        model.log_probs(grids + 1)
+    with pytest.raises(ConfigError, match="rows"):
+        model.log_probs(grids[:, :3])
+    region = torch.ones(H, W, dtype=torch.bool)
+    with pytest.raises(ConfigError, match="temperature"):
+        model.sample(grids, region, temperature=0.0)
+    with pytest.raises(ConfigError, match="pitch"):
+        model.log_probs(grids[:2], conditioning=Conditioning(pitch=torch.tensor([60, 200])))
+    for offsets in ([(0, 0)], [(1,)], [], [(0, 1), (0, 1)]):
+        with pytest.raises(ConfigError, match="offsets"):
+            NaiveBayesPrior(codebook_size=K, height=H, offsets=offsets)
+
+
+def test_registered_and_saved_with_config(tmp_path, grids):
+    assert {"prior_unigram", "prior_naive_bayes", "prior_transformer"} <= set(list_models("prior"))
+    model = create_model("prior_naive_bayes", codebook_size=K, height=H, offsets=OFFSETS, neighbour_vocab=4)
+    model.fit(grids)
+    save_model_dir(model, tmp_path / "nb")
+    loaded = load_model_dir(tmp_path / "nb").model
+    for name, buffer in model.named_buffers():
+        assert torch.equal(getattr(loaded, name), buffer), name
+    torch.testing.assert_close(loaded.log_probs(grids), model.log_probs(grids))
+
+
+def test_random_hidden_covers_rectangles_and_subsets():
+    hidden = random_hidden((200, H, W), generator=torch.Generator().manual_seed(0))
+    counts = hidden.view(200, -1).sum(dim=1)
+    assert (counts >= 1).all()
+    assert (counts == H * W).any() or counts.max() > H * W // 2
+
+
+def test_transformer_trains_and_loss_drops(tmp_path):
+    """Rows constant in time: a cell is a copy of its row's visible cells. After 100 steps the transformer's
+    pseudo-likelihood beats log2(K), the best any context-free model can do on uniform codes."""
+    torch.manual_seed(0)
+    grids = torch.randint(0, K, (200, H, 1)).expand(200, H, W).contiguous()
+    model = create_model("prior_transformer", codebook_size=K, height=H, max_width=W, d_model=32, num_layers=2)
+    data = EncodedGrids(grids, torch.full((200,), 60), torch.zeros(200, dtype=torch.long))
+    before = bits_per_code(model.eval(), grids[:8])
+    budget = TrainingBudget(max_steps=100, max_minutes=1.0, batch_size=20, lr=3e-3)
+    metrics = train_transformer_prior(model, data, data, budget=budget)
+    after = bits_per_code(model, grids[:8])
+    assert metrics["steps"] == 100
+    assert after < min(before, math.log2(K)) - 0.3
+    save_model_dir(model, tmp_path / "tf")
+    loaded = load_model_dir(tmp_path / "tf").model
+    torch.testing.assert_close(loaded.log_probs(grids[:2]), model.log_probs(grids[:2]))
