@@ -44,6 +44,15 @@ def notes(renderer) -> torch.Tensor:
     return torch.from_numpy(np.stack(waves))
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small models run fastest on one thread; more threads spin against each other on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)

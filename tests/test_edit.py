@@ -23,13 +23,7 @@ EDGES = (0.0, 100.0, 200.0, 400.0, 800.0)
 SAMPLE_RATE = 16000
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Small models run fastest on one thread; more threads spin against each other on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

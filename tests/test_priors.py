@@ -30,13 +30,7 @@ def structured_grids(n: int, *, seed: int = 0) -> torch.Tensor:
     return (start + rows + cols + noise) % K
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Small models run fastest on one thread; more threads spin against each other on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -35,31 +35,11 @@ def prior_naive_bayes(
     )
 
 
-@register_model("prior_transformer", task="prior")
-def prior_transformer(
-    *,
-    codebook_size: int,
-    height: int,
-    max_width: int,
-    d_model: int = 128,
-    num_layers: int = 3,
-    num_heads: int = 4,
-    dim_feedforward: int = 512,
-    dropout: float = 0.1,
-    patch: Sequence[int] = (2, 2),
-) -> MaskedCodeTransformer:
-    """Masked-code Transformer over the grid with 2-D position and pitch/family embeddings; MaskGIT sampling."""
-    return MaskedCodeTransformer(
-        codebook_size=codebook_size,
-        height=height,
-        max_width=max_width,
-        d_model=d_model,
-        num_layers=num_layers,
-        num_heads=num_heads,
-        dim_feedforward=dim_feedforward,
-        dropout=dropout,
-        patch=patch,
-    )
+register_model(
+    "prior_transformer",
+    task="prior",
+    description="Masked-code Transformer over the grid with 2-D position and pitch/family embeddings; MaskGIT sampling",
+)(MaskedCodeTransformer)
 
 
 __all__ = [
