@@ -29,7 +29,7 @@ import numpy as np
 from spectrolab.audio.io import atomic_write_bytes, save
 from spectrolab.data.gm import GM_TO_NSYNTH
 from spectrolab.data.nsynth import NSYNTH_FAMILIES
-from spectrolab.data.soundfont import find_soundfont, normalize_loudness
+from spectrolab.data.soundfont import SoundfontSynth, normalize_loudness
 from spectrolab.errors import ConfigError, DataError, OutputExistsError
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
@@ -224,20 +224,11 @@ def random_clip(
     return ClipSpec(duration, tempo, root, mode, parts, drums, kept)
 
 
-class ClipRenderer:
-    """FluidSynth with one soundfont loaded, rendering a :class:`ClipSpec` on several MIDI channels (dry)."""
+class ClipRenderer(SoundfontSynth):
+    """Renders a :class:`ClipSpec` on several MIDI channels (dry)."""
 
     def __init__(self, soundfont: str | os.PathLike[str], *, sample_rate: int = 16000) -> None:
-        import fluidsynth  # imported here: it needs the system libfluidsynth
-
-        self.soundfont = find_soundfont(soundfont)
-        self.sample_rate = sample_rate
-        self._synth = fluidsynth.Synth(samplerate=float(sample_rate), gain=0.4)
-        for key in ("synth.reverb.active", "synth.chorus.active"):
-            self._synth.setting(key, 0)
-        self._sfid = self._synth.sfload(str(self.soundfont))
-        if self._sfid < 0:
-            raise DataError(f"{self.soundfont}: FluidSynth could not load this soundfont")
+        super().__init__(soundfont, sample_rate=sample_rate, gain=0.4)
 
     def _events(self, clip: ClipSpec) -> list[tuple[int, int, Note]]:
         """(sample, on=1/off=0, note), sorted so that offs come before ons at the same sample."""
@@ -270,15 +261,6 @@ class ClipRenderer:
             blocks.append(synth.get_samples(total - now))
         stereo = np.concatenate(blocks).astype(np.float32).reshape(-1, 2) / 32768.0
         return normalize_loudness(stereo.mean(axis=1))
-
-    def close(self) -> None:
-        self._synth.delete()
-
-    def __enter__(self) -> ClipRenderer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 @dataclass(frozen=True)

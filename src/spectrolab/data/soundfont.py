@@ -15,6 +15,7 @@ import ctypes
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 
@@ -58,23 +59,41 @@ class NoteSpec:
             raise ConfigError(f"velocity={self.velocity} is outside the MIDI range 1-127")
 
 
-class NoteRenderer:
-    """FluidSynth synthesiser with one soundfont loaded; renders mono float32 notes."""
+class SoundfontSynth:
+    """A dry FluidSynth synthesiser (reverb and chorus off) with one soundfont loaded; a context manager."""
 
-    def __init__(self, soundfont: str | os.PathLike[str], *, sample_rate: int = 16000) -> None:
+    def __init__(self, soundfont: str | os.PathLike[str], *, sample_rate: int = 16000, gain: float = 0.5) -> None:
         import fluidsynth  # imported here: it needs the system libfluidsynth
 
         self.soundfont = find_soundfont(soundfont)
         self.sample_rate = sample_rate
-        self._synth = fluidsynth.Synth(samplerate=float(sample_rate), gain=0.5)
+        self._synth = fluidsynth.Synth(samplerate=float(sample_rate), gain=gain)
         for key, value in (("synth.reverb.active", 0), ("synth.chorus.active", 0), ("synth.dynamic-sample-loading", 1)):
             self._synth.setting(key, value)
-        self._write_float = fluidsynth._fl.fluid_synth_write_float
-        self._write_float.argtypes = [ctypes.c_void_p, ctypes.c_int] + [ctypes.c_void_p, ctypes.c_int, ctypes.c_int] * 2
-        self._write_float.restype = ctypes.c_int
         self._sfid = self._synth.sfload(str(self.soundfont))
         if self._sfid < 0:
             raise DataError(f"{self.soundfont}: FluidSynth could not load this soundfont")
+
+    def close(self) -> None:
+        self._synth.delete()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class NoteRenderer(SoundfontSynth):
+    """Renders mono float32 notes, taking FluidSynth's float output (no 16-bit rounding)."""
+
+    def __init__(self, soundfont: str | os.PathLike[str], *, sample_rate: int = 16000) -> None:
+        import fluidsynth
+
+        super().__init__(soundfont, sample_rate=sample_rate, gain=0.5)
+        self._write_float = fluidsynth._fl.fluid_synth_write_float
+        self._write_float.argtypes = [ctypes.c_void_p, ctypes.c_int] + [ctypes.c_void_p, ctypes.c_int, ctypes.c_int] * 2
+        self._write_float.restype = ctypes.c_int
 
     def render(self, note: NoteSpec, *, duration: float = 4.0, hold: float = 3.0) -> np.ndarray:
         """Render ``note``: note-on for ``hold`` s, then release until ``duration`` s. Returns (T,) float32."""
@@ -96,15 +115,6 @@ class NoteRenderer:
         """Synthesise ``len(out)`` frames into the C-contiguous (N, 2) float32 array ``out``."""
         if len(out) and self._write_float(self._synth.synth, len(out), out.ctypes.data, 0, 2, out.ctypes.data, 1, 2):
             raise DataError(f"{self.soundfont}: FluidSynth failed to synthesise audio")
-
-    def close(self) -> None:
-        self._synth.delete()
-
-    def __enter__(self) -> NoteRenderer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def is_silent(wave: np.ndarray, *, threshold: float = SILENCE_PEAK) -> bool:
