@@ -170,6 +170,7 @@ class TrainConfig:
     devices: int | str = 1
     strategy: str = "auto"
     accelerator: str = "cpu"
+    precision: str = "32-true"
     num_workers: int = 0
     resume: str | None = None
     progress: bool = True
@@ -197,6 +198,7 @@ def _trainer(config: TrainConfig, out: Path, monitor: str) -> L.Trainer:
         accelerator=config.accelerator,
         devices=config.devices,
         strategy=config.strategy,
+        precision=config.precision,  # type: ignore[arg-type]
         max_epochs=config.max_epochs,
         max_steps=config.max_steps,
         max_time=None if config.max_minutes is None else timedelta(minutes=config.max_minutes),

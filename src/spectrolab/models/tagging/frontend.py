@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from spectrolab.audio.representations import LogMel, LogMelConfig
@@ -50,3 +51,33 @@ class MelFrontEnd(nn.Module):
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         return self.bn(self.logmel(wave))
+
+    def standardize(self, wave: torch.Tensor) -> torch.Tensor:
+        """``forward`` without the batch norm's scale and shift: (B, T) -> (B, 1, n_mels, N).
+
+        Updates the running statistics exactly as ``forward`` does in training mode. With
+        :func:`conv_of_affine` this lets a model skip the costly input gradient of its first convolution.
+        """
+        bn = self.bn
+        if self.training and bn.track_running_stats:
+            bn.num_batches_tracked.add_(1)
+        use_batch = self.training or not bn.track_running_stats
+        return F.batch_norm(
+            self.logmel(wave), bn.running_mean, bn.running_var, None, None, use_batch, bn.momentum or 0.0, bn.eps
+        )
+
+
+def conv_of_affine(conv: nn.Conv2d, standard: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
+    """``conv(bn.weight * standard + bn.bias)`` for a 1-channel ``standard`` input (B, 1, F, N), computed as
+    ``bn.weight * conv'(standard) + bn.bias * conv'(ones) + conv.bias`` (``conv'`` without bias).
+
+    Equal by linearity (zero padding included, since ``conv'(ones)`` sees the same padding), but the gradients
+    of the two batch-norm scalars no longer need the convolution's input gradient, which for a 1-channel
+    input with tall kernels costs about ten times the forward pass on a CPU.
+    """
+    if standard.shape[1] != 1 or conv.groups != 1:
+        raise ValueError(f"conv_of_affine needs a 1-channel input, got {standard.shape[1]} channels")
+    ones = torch.ones_like(standard[:1])
+    out = bn.weight.view(1, 1, 1, 1) * conv._conv_forward(standard, conv.weight, None)
+    out = out + bn.bias.view(1, 1, 1, 1) * conv._conv_forward(ones, conv.weight, None)
+    return out if conv.bias is None else out + conv.bias.view(1, -1, 1, 1)

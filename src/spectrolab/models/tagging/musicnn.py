@@ -16,7 +16,7 @@ from torch import nn
 from spectrolab.models.registry import register_model
 from spectrolab.models.tagging.base import TaggingModel
 from spectrolab.models.tagging.blocks import ConvBlock1d, DenseHead, conv_bn_1d
-from spectrolab.models.tagging.frontend import MelFrontEnd
+from spectrolab.models.tagging.frontend import MelFrontEnd, conv_of_affine
 
 MUSICNN_INPUT_LENGTH = 3 * 16000
 
@@ -30,8 +30,11 @@ class TimbralConv(nn.Module):
             nn.Conv2d(1, out_channels, (height, 7), padding=(0, 3)), nn.BatchNorm2d(out_channels), nn.ReLU()
         )
 
-    def forward(self, spec: torch.Tensor) -> torch.Tensor:
-        return self.conv(spec).amax(2)
+    def forward(self, standard: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
+        """``standard``: the front end's standardised log-mel (B, 1, F, N); ``bn``: its scale and shift."""
+        conv, rest = self.conv[0], self.conv[1:]
+        assert isinstance(conv, nn.Conv2d)
+        return rest(conv_of_affine(conv, standard, bn)).amax(2)
 
 
 class TemporalConv(nn.Module):
@@ -64,8 +67,10 @@ class MusiCNN(TaggingModel):
         self.head = DenseHead(2 * (front_channels + 3 * backend_channels), dense_channels, num_classes)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        spec = self.frontend(self.waveform(wave))
-        front = torch.cat([m(spec) for m in (*self.timbral, *self.temporal)], dim=1)  # (B, 561, N)
+        standard = self.frontend.standardize(self.waveform(wave))
+        spec = self.frontend.bn.weight * standard + self.frontend.bn.bias  # the front end's output
+        timbral = [m(standard, self.frontend.bn) for m in self.timbral]
+        front = torch.cat([*timbral, *(m(spec) for m in self.temporal)], dim=1)  # (B, 561, N)
         res1 = self.backend[0](front)
         res2 = self.backend[1](res1) + res1
         res3 = self.backend[2](res2) + res2
