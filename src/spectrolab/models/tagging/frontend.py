@@ -59,7 +59,7 @@ class MelFrontEnd(nn.Module):
         :func:`conv_of_affine` this lets a model skip the costly input gradient of its first convolution.
         """
         bn = self.bn
-        if self.training and bn.track_running_stats:
+        if self.training and bn.num_batches_tracked is not None:
             bn.num_batches_tracked.add_(1)
         use_batch = self.training or not bn.track_running_stats
         return F.batch_norm(
