@@ -6,6 +6,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -144,6 +147,24 @@ def test_ddp_on_two_cpu_processes(clips, tmp_path):
     # of both halves of the 4 valid clips.
     assert (result.model_dir / "model.safetensors").is_file()
     assert [(int(r["epoch"]), int(r["step"]), float(r["val/tracks"])) for r in rows] == [(0, 0, 4.0), (1, 1, 4.0)]
+
+
+def test_command_line_ddp_strategy_launches_two_processes(clips, tmp_path):
+    """``--strategy ddp`` (not fork): Lightning re-runs ``python -m spectrolab`` for the second process."""
+    out = tmp_path / "ddp-cli"
+    argv = ["train", "tagger", "--model", "musicnn", "--model-arg", "input_length=16000", "--data", str(clips)]
+    argv += ["--out", str(out), "--max-epochs", "2", "--batch-size", "3", "--devices", "2", "--strategy", "ddp"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "spectrolab", *argv, "--quiet"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.count("best validation score") == 1  # printed by rank 0 only
+    with open(out / "logs/metrics.csv") as fh:
+        rows = [r for r in csv.DictReader(fh) if r.get("val/tracks")]
+    # 6 training clips, 3 per process: one step per epoch; validation gathers both halves of the 4 clips.
+    assert [(int(r["epoch"]), int(r["step"]), float(r["val/tracks"])) for r in rows] == [(0, 0, 4.0), (1, 1, 4.0)]
+    assert load_tagger(out / "model").labels == list(LABELS)
 
 
 def _cli(*argv: str) -> int:

@@ -63,6 +63,8 @@ def _train(args: argparse.Namespace) -> int:
         force=args.force,
     )
     result = train_tagger(config)
+    if result.global_rank != 0:  # DDP: the other processes stay quiet
+        return 0
     print(f"best validation score {result.best_score} after {result.steps} steps in {result.train_seconds:.0f} s")
     print(f"model: {result.model_dir}  checkpoint: {result.best_checkpoint}  logs: {result.log_dir}")
     return 0

@@ -179,7 +179,8 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Where the run wrote its outputs, its best validation score and how long it took."""
+    """Where the run wrote its outputs, its best validation score and how long it took; ``global_rank`` is this
+    process's rank (0 unless DDP launched several), and only rank 0 exports the model."""
 
     model_dir: Path
     best_checkpoint: Path
@@ -187,6 +188,7 @@ class TrainResult:
     best_score: float | None
     train_seconds: float
     steps: int
+    global_rank: int = 0
 
 
 def _trainer(config: TrainConfig, out: Path, monitor: str) -> L.Trainer:
@@ -275,6 +277,7 @@ def train_tagger(config: TrainConfig) -> TrainResult:
         best_score=None if ckpt.best_model_score is None else float(ckpt.best_model_score),
         train_seconds=seconds,
         steps=trainer.global_step,
+        global_rank=trainer.global_rank,
     )
 
 
