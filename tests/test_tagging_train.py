@@ -139,6 +139,14 @@ def test_train_resume_export_and_evaluate(clips, tmp_path):
     assert resumed.steps == 9
 
 
+def test_validation_every_n_steps_across_epochs(clips, tmp_path):
+    result = train_tagger(_config(clips, tmp_path / "steps", max_epochs=3, val_every_steps=2))
+    with open(tmp_path / "steps/logs/metrics.csv") as fh:
+        steps = [int(r["step"]) for r in csv.DictReader(fh) if r.get("val/tracks")]
+    assert result.steps == 9  # 6 clips in batches of 2, three epochs
+    assert steps == [1, 3, 5, 7]  # after the 2nd, 4th, 6th and 8th steps (logged 0-based)
+
+
 def test_ddp_on_two_cpu_processes(clips, tmp_path):
     result = train_tagger(_config(clips, tmp_path / "ddp", devices=2, strategy="ddp_fork", max_epochs=2))
     with open(tmp_path / "ddp/logs/metrics.csv") as fh:

@@ -163,6 +163,7 @@ class TrainConfig:
     max_steps: int = -1
     max_minutes: float | None = None
     val_every_epochs: int = 1
+    val_every_steps: int | None = None
     patience: int = 10
     num_chunks: int | None = None
     val_tracks: int | None = None
@@ -204,7 +205,8 @@ def _trainer(config: TrainConfig, out: Path, monitor: str) -> L.Trainer:
         max_epochs=config.max_epochs,
         max_steps=config.max_steps,
         max_time=None if config.max_minutes is None else timedelta(minutes=config.max_minutes),
-        check_val_every_n_epoch=config.val_every_epochs,
+        check_val_every_n_epoch=None if config.val_every_steps else config.val_every_epochs,
+        val_check_interval=config.val_every_steps,
         callbacks=[checkpoint, stop],
         logger=[TensorBoardLogger(out, name="logs", version=""), CSVLogger(out, name="logs", version="")],
         enable_progress_bar=config.progress,
