@@ -130,9 +130,7 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, default=-1)
     p.add_argument("--max-minutes", type=float, default=None, help="wall-clock training budget")
     p.add_argument("--val-tracks", type=int, help="validate on this many tracks spread over the split (default all)")
-    p.add_argument(
-        "--val-every-steps", type=int, help="validate every this many steps (default: after every epoch)"
-    )
+    p.add_argument("--val-every-steps", type=int, help="validate every this many steps (default: after every epoch)")
     p.add_argument("--patience", type=int, default=10, help="early stopping: validations without improvement")
     p.add_argument("--devices", type=_devices, default=1, help="number of devices or 'auto'")
     p.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp, ddp_spawn")
