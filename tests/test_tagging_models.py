@@ -414,3 +414,32 @@ def test_musicnn_affine_shortcut_equals_the_plain_forward_and_gradients(training
     for (name, s), t in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         torch.testing.assert_close(s, t, rtol=1e-9, atol=1e-12, msg=name)  # running statistics updated alike
     assert a.frontend.bn.weight.grad.abs().item() > 0 and a.frontend.bn.bias.grad.abs().item() > 0
+
+
+MEL_TAGGERS = [n for n in TAGGERS if n not in ("sample_cnn", "sample_cnn_se", "harmonic_cnn")]
+
+
+@pytest.mark.parametrize("name", MEL_TAGGERS)
+def test_torchaudio_mel_style_reaches_every_mel_tagger(name):
+    model = create_model(name, num_classes=NUM_CLASSES, mel_style="torchaudio")
+    config = model.frontend.logmel.config
+    assert (config.htk, config.norm, config.pad_mode) == (True, None, "reflect")
+    assert create_model(name, num_classes=NUM_CLASSES).frontend.logmel.config.norm == "slaney"
+
+
+def test_torchaudio_mel_style_matches_librosa_htk_reflect(notes, tmp_path):
+    model = create_model("short_chunk_cnn", num_classes=NUM_CLASSES, mel_style="torchaudio").eval()
+    save_model_dir(model, tmp_path / "m")
+    frontend = load_model_dir(tmp_path / "m").model.frontend  # the style travels with the weights
+    wave = notes[:1, :32000]
+    with torch.no_grad():
+        ours = frontend(wave)[0, 0] * math.sqrt(1 + frontend.bn.eps)
+    mel = librosa.feature.melspectrogram(
+        y=wave[0].double().numpy(), sr=16000, n_fft=512, hop_length=256, n_mels=128, fmax=8000,
+        pad_mode="reflect", htk=True, norm=None,
+    )  # fmt: skip
+    expected = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
+    audible = expected > expected.max() - 80.0
+    np.testing.assert_allclose(ours.numpy()[audible], expected[audible], atol=2e-2)
+    with pytest.raises(ConfigError, match="mel_style"):
+        create_model("fcn", mel_style="essentia")

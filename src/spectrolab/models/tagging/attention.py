@@ -26,7 +26,7 @@ from spectrolab.errors import ConfigError
 from spectrolab.models.registry import register_model
 from spectrolab.models.tagging.base import TaggingModel
 from spectrolab.models.tagging.blocks import ResBlock2d, ResPoolBlock2d, Size2d
-from spectrolab.models.tagging.frontend import MelFrontEnd
+from spectrolab.models.tagging.frontend import MelFrontEnd, MelStyle
 
 CNNSA_INPUT_LENGTH = 15 * 16000
 MTT_SAMPLE_RATE = 22050
@@ -104,10 +104,18 @@ def check_sequence(length: int, max_length: int, model: str) -> None:
 class CNNSA(TaggingModel):
     """CNN + self-attention tagger: waveform (B, T) -> logits (B, num_classes); published T = 240000 (15 s)."""
 
-    def __init__(self, *, num_classes: int, input_length: int, n_channels: int = 128, max_positions: int = 700) -> None:
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        input_length: int,
+        n_channels: int = 128,
+        max_positions: int = 700,
+        mel_style: MelStyle = "librosa",
+    ) -> None:
         super().__init__(sample_rate=16000, input_length=input_length, num_classes=num_classes)
         c, dim = n_channels, 2 * n_channels
-        self.frontend = MelFrontEnd(n_mels=128)
+        self.frontend = MelFrontEnd(n_mels=128, mel_style=mel_style)
         strides: list[Size2d] = [2, 2, 2, (2, 1), (2, 1), (2, 1), (2, 1)]
         widths = [(1, c), (c, c), (c, dim), *[(dim, dim)] * 4]
         self.layers = nn.Sequential(*(ResBlock2d(i, o, stride=s) for (i, o), s in zip(widths, strides, strict=True)))
@@ -155,10 +163,16 @@ class MusicTaggingTransformer(TaggingModel):
         layers: int = 4,
         max_length: int = 512,
         dropout: float = 0.1,
+        mel_style: MelStyle = "librosa",
     ) -> None:
         super().__init__(sample_rate=sample_rate, input_length=input_length, num_classes=num_classes)
         self.frontend = MelFrontEnd(
-            n_mels=n_mels, sample_rate=sample_rate, n_fft=1024, hop_length=512, f_max=sample_rate / 2
+            n_mels=n_mels,
+            sample_rate=sample_rate,
+            n_fft=1024,
+            hop_length=512,
+            f_max=sample_rate / 2,
+            mel_style=mel_style,
         )
         c = conv_channels
         self.conv = nn.Sequential(
@@ -186,15 +200,21 @@ class MusicTaggingTransformer(TaggingModel):
 
 
 @register_model("cnnsa", task="tagging")
-def cnnsa(*, num_classes: int = 50, input_length: int = CNNSA_INPUT_LENGTH) -> CNNSA:
+def cnnsa(*, num_classes: int = 50, input_length: int = CNNSA_INPUT_LENGTH, mel_style: MelStyle = "librosa") -> CNNSA:
     """CNN + self-attention (Won et al. 2019): residual CNN + 2-layer BERT over 15 s of 128-band log-mel."""
-    return CNNSA(num_classes=num_classes, input_length=input_length)
+    return CNNSA(num_classes=num_classes, input_length=input_length, mel_style=mel_style)
 
 
 @register_model("music_tagging_transformer", task="tagging")
 def music_tagging_transformer(
-    *, num_classes: int = 50, sample_rate: int = MTT_SAMPLE_RATE, input_length: int | None = None
+    *,
+    num_classes: int = 50,
+    sample_rate: int = MTT_SAMPLE_RATE,
+    input_length: int | None = None,
+    mel_style: MelStyle = "librosa",
 ) -> MusicTaggingTransformer:
     """Music Tagging Transformer (Won et al. 2021): residual CNN front end + 4-layer Transformer, 10 s chunks."""
     length = 10 * sample_rate if input_length is None else input_length
-    return MusicTaggingTransformer(num_classes=num_classes, input_length=length, sample_rate=sample_rate)
+    return MusicTaggingTransformer(
+        num_classes=num_classes, input_length=length, sample_rate=sample_rate, mel_style=mel_style
+    )

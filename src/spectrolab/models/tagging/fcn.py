@@ -13,7 +13,7 @@ from torch import nn
 from spectrolab.models.registry import register_model
 from spectrolab.models.tagging.base import TaggingModel
 from spectrolab.models.tagging.blocks import ConvBlock2d
-from spectrolab.models.tagging.frontend import MelFrontEnd
+from spectrolab.models.tagging.frontend import MelFrontEnd, MelStyle
 
 FCN_INPUT_LENGTH = 29 * 16000
 FCN_LAYERS = ((1, 64, (2, 4)), (64, 128, (2, 4)), (128, 128, (2, 4)), (128, 128, (3, 5)), (128, 64, (4, 4)))
@@ -24,9 +24,9 @@ class FCN(TaggingModel):
 
     fixed_length = True
 
-    def __init__(self, *, num_classes: int) -> None:
+    def __init__(self, *, num_classes: int, mel_style: MelStyle = "librosa") -> None:
         super().__init__(sample_rate=16000, input_length=FCN_INPUT_LENGTH, num_classes=num_classes)
-        self.frontend = MelFrontEnd(n_mels=96)
+        self.frontend = MelFrontEnd(n_mels=96, mel_style=mel_style)
         self.layers = nn.Sequential(*(ConvBlock2d(i, o, pool=p) for i, o, p in FCN_LAYERS))
         self.dropout = nn.Dropout(0.5)
         self.dense = nn.Linear(64, num_classes)
@@ -37,6 +37,6 @@ class FCN(TaggingModel):
 
 
 @register_model("fcn", task="tagging")
-def fcn(*, num_classes: int = 50) -> FCN:
+def fcn(*, num_classes: int = 50, mel_style: MelStyle = "librosa") -> FCN:
     """FCN (Choi et al. 2016): 5-layer fully convolutional net on 29 s of 96-band log-mel."""
-    return FCN(num_classes=num_classes)
+    return FCN(num_classes=num_classes, mel_style=mel_style)

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from spectrolab.audio.representations import LogMel, LogMelConfig
+from spectrolab.errors import ConfigError
+
+MelStyle = Literal["librosa", "torchaudio"]
+"""Filterbank and padding of the front end: librosa's (Slaney scale, area-normalised filters, zero padding) or
+torchaudio's ``MelSpectrogram`` (HTK scale, unnormalised filters, reflect padding)."""
+MEL_STYLES: dict[str, dict[str, Any]] = {
+    "librosa": {"htk": False, "norm": "slaney", "pad_mode": "constant"},
+    "torchaudio": {"htk": True, "norm": None, "pad_mode": "reflect"},
+}
 
 
 class MelFrontEnd(nn.Module):
     """Waveform (B, T) -> batch-normalised log-mel (B, 1, n_mels, N) with N = 1 + T // hop_length.
 
     Defaults are the CNN zoo's (Won et al. 2020): 16 kHz, n_fft 512, hop 256, f_max 8 kHz, power mel in dB.
-    The filterbank is librosa's (Slaney scale, area-normalised filters, zero padding), which every shipped
-    spectrolab tagger was trained with. The reference code used torchaudio's ``MelSpectrogram`` (HTK scale,
-    unnormalised filters, reflect padding): ``LogMelConfig(htk=True, norm=None, pad_mode="reflect")`` gives
-    exactly that, for porting reference checkpoints.
+    ``mel_style="librosa"`` (the default, which every shipped spectrolab tagger was trained with) uses librosa's
+    filterbank: Slaney scale, area-normalised filters, zero padding. The reference code used torchaudio's
+    ``MelSpectrogram``: ``mel_style="torchaudio"`` (HTK scale, unnormalised filters, reflect padding) gives
+    exactly that, for porting reference checkpoints. Every mel tagger's builder takes ``mel_style``.
     """
 
     def __init__(
@@ -28,8 +39,11 @@ class MelFrontEnd(nn.Module):
         hop_length: int = 256,
         f_min: float = 0.0,
         f_max: float | None = 8000.0,
+        mel_style: MelStyle = "librosa",
     ) -> None:
         super().__init__()
+        if mel_style not in MEL_STYLES:
+            raise ConfigError(f"mel_style must be one of {', '.join(MEL_STYLES)}, got {mel_style!r}")
         config = LogMelConfig(
             sample_rate=sample_rate,
             n_fft=n_fft,
@@ -37,6 +51,7 @@ class MelFrontEnd(nn.Module):
             n_mels=n_mels,
             f_min=f_min,
             f_max=f_max,
+            **MEL_STYLES[mel_style],
         )
         self.logmel = LogMel(config)
         self.bn = nn.BatchNorm2d(1)

@@ -16,7 +16,7 @@ from torch import nn
 from spectrolab.models.registry import register_model
 from spectrolab.models.tagging.base import TaggingModel
 from spectrolab.models.tagging.blocks import ConvBlock1d, DenseHead, conv_bn_1d
-from spectrolab.models.tagging.frontend import MelFrontEnd, conv_of_affine
+from spectrolab.models.tagging.frontend import MelFrontEnd, MelStyle, conv_of_affine
 
 MUSICNN_INPUT_LENGTH = 3 * 16000
 
@@ -52,11 +52,17 @@ class MusiCNN(TaggingModel):
     """MusiCNN: waveform (B, T) -> logits (B, num_classes); published T = 48000 (3 s)."""
 
     def __init__(
-        self, *, num_classes: int, input_length: int, backend_channels: int = 64, dense_channels: int = 200
+        self,
+        *,
+        num_classes: int,
+        input_length: int,
+        backend_channels: int = 64,
+        dense_channels: int = 200,
+        mel_style: MelStyle = "librosa",
     ) -> None:
         super().__init__(sample_rate=16000, input_length=input_length, num_classes=num_classes)
         n_mels = 96
-        self.frontend = MelFrontEnd(n_mels=n_mels)
+        self.frontend = MelFrontEnd(n_mels=n_mels, mel_style=mel_style)
         self.timbral = nn.ModuleList(
             [TimbralConv(204, height=int(0.7 * n_mels)), TimbralConv(204, height=int(0.4 * n_mels))]
         )
@@ -79,6 +85,8 @@ class MusiCNN(TaggingModel):
 
 
 @register_model("musicnn", task="tagging")
-def musicnn(*, num_classes: int = 50, input_length: int = MUSICNN_INPUT_LENGTH) -> MusiCNN:
+def musicnn(
+    *, num_classes: int = 50, input_length: int = MUSICNN_INPUT_LENGTH, mel_style: MelStyle = "librosa"
+) -> MusiCNN:
     """MusiCNN (Pons et al. 2018): timbral/temporal mel front end + 1-D residual back end, 3 s chunks."""
-    return MusiCNN(num_classes=num_classes, input_length=input_length)
+    return MusiCNN(num_classes=num_classes, input_length=input_length, mel_style=mel_style)

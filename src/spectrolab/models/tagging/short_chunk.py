@@ -14,7 +14,7 @@ from torch import nn
 from spectrolab.models.registry import register_model
 from spectrolab.models.tagging.base import TaggingModel
 from spectrolab.models.tagging.blocks import ConvBlock2d, DenseHead, ResBlock2d, global_max_pool
-from spectrolab.models.tagging.frontend import MelFrontEnd
+from spectrolab.models.tagging.frontend import MelFrontEnd, MelStyle
 
 SHORT_CHUNK_INPUT_LENGTH = 59049
 
@@ -28,9 +28,17 @@ def stage_widths(n_channels: int) -> list[tuple[int, int]]:
 class ShortChunkCNN(TaggingModel):
     """Short-chunk CNN (``residual=False``) or ResNet (``residual=True``): (B, T) -> (B, num_classes)."""
 
-    def __init__(self, *, num_classes: int, input_length: int, n_channels: int = 128, residual: bool) -> None:
+    def __init__(
+        self,
+        *,
+        num_classes: int,
+        input_length: int,
+        n_channels: int = 128,
+        residual: bool,
+        mel_style: MelStyle = "librosa",
+    ) -> None:
         super().__init__(sample_rate=16000, input_length=input_length, num_classes=num_classes)
-        self.frontend = MelFrontEnd(n_mels=128)
+        self.frontend = MelFrontEnd(n_mels=128, mel_style=mel_style)
         widths = stage_widths(n_channels)
         if residual:
             self.layers = nn.Sequential(*(ResBlock2d(i, o, stride=2) for i, o in widths))
@@ -45,12 +53,16 @@ class ShortChunkCNN(TaggingModel):
 
 
 @register_model("short_chunk_cnn", task="tagging")
-def short_chunk_cnn(*, num_classes: int = 50, input_length: int = SHORT_CHUNK_INPUT_LENGTH) -> ShortChunkCNN:
+def short_chunk_cnn(
+    *, num_classes: int = 50, input_length: int = SHORT_CHUNK_INPUT_LENGTH, mel_style: MelStyle = "librosa"
+) -> ShortChunkCNN:
     """Short-chunk CNN (Won et al. 2020): 7-layer VGG-ish net on 3.7 s of 128-band log-mel."""
-    return ShortChunkCNN(num_classes=num_classes, input_length=input_length, residual=False)
+    return ShortChunkCNN(num_classes=num_classes, input_length=input_length, residual=False, mel_style=mel_style)
 
 
 @register_model("short_chunk_resnet", task="tagging")
-def short_chunk_resnet(*, num_classes: int = 50, input_length: int = SHORT_CHUNK_INPUT_LENGTH) -> ShortChunkCNN:
+def short_chunk_resnet(
+    *, num_classes: int = 50, input_length: int = SHORT_CHUNK_INPUT_LENGTH, mel_style: MelStyle = "librosa"
+) -> ShortChunkCNN:
     """Short-chunk ResNet (Won et al. 2020): 7 residual blocks on 3.7 s of 128-band log-mel."""
-    return ShortChunkCNN(num_classes=num_classes, input_length=input_length, residual=True)
+    return ShortChunkCNN(num_classes=num_classes, input_length=input_length, residual=True, mel_style=mel_style)

@@ -23,7 +23,7 @@ from torch import nn
 from spectrolab.errors import ConfigError, ModelError
 from spectrolab.models.registry import register_model
 from spectrolab.models.tagging.base import TaggingModel
-from spectrolab.models.tagging.frontend import MelFrontEnd
+from spectrolab.models.tagging.frontend import MelFrontEnd, MelStyle
 
 VISION_INPUT_LENGTH = 5 * 16000
 
@@ -110,9 +110,10 @@ class VisionTagger(TaggingModel):
         n_mels: int = 128,
         pretrained: bool = False,
         pretrained_file: str | None = None,
+        mel_style: MelStyle = "librosa",
     ) -> None:
         super().__init__(sample_rate=16000, input_length=input_length, num_classes=num_classes)
-        self.frontend = MelFrontEnd(n_mels=n_mels)
+        self.frontend = MelFrontEnd(n_mels=n_mels, mel_style=mel_style)
         self.img_size = image_size(backbone, n_mels=n_mels, frames=self.frontend.num_frames(input_length))
         self.backbone = create_backbone(
             backbone,
@@ -144,6 +145,7 @@ def _register(backbone: Backbone) -> None:
         n_mels: int = 128,
         pretrained: bool = False,
         pretrained_file: str | None = None,
+        mel_style: MelStyle = "librosa",
     ) -> VisionTagger:
         return VisionTagger(
             backbone,
@@ -152,6 +154,7 @@ def _register(backbone: Backbone) -> None:
             n_mels=n_mels,
             pretrained=pretrained,
             pretrained_file=pretrained_file,
+            mel_style=mel_style,
         )
 
     build.__doc__ = f"timm {backbone.timm_name} on a 1-channel log-mel image (n_mels x frames)."
