@@ -76,7 +76,17 @@ class MusiCNN(TaggingModel):
         standard = self.frontend.standardize(self.waveform(wave))
         spec = self.frontend.bn.weight * standard + self.frontend.bn.bias  # the front end's output
         timbral = [m(standard, self.frontend.bn) for m in self.timbral]
-        front = torch.cat([*timbral, *(m(spec) for m in self.temporal)], dim=1)  # (B, 561, N)
+        return self._backend(torch.cat([*timbral, *(m(spec) for m in self.temporal)], dim=1))
+
+    def forward_plain(self, wave: torch.Tensor) -> torch.Tensor:
+        """``forward`` written plainly, the batch-normalised spectrogram fed straight to the timbral convs: the
+        same numbers and gradients, but the backward pass computes their costly input gradients."""
+        spec = self.frontend(self.waveform(wave))
+        timbral = [m.conv(spec).amax(2) for m in self.timbral]
+        return self._backend(torch.cat([*timbral, *(m(spec) for m in self.temporal)], dim=1))
+
+    def _backend(self, front: torch.Tensor) -> torch.Tensor:
+        """Front-end features (B, 561, N) -> logits (B, num_classes)."""
         res1 = self.backend[0](front)
         res2 = self.backend[1](res1) + res1
         res3 = self.backend[2](res2) + res2
