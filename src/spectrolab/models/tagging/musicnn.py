@@ -10,6 +10,8 @@ BN -> ReLU -> dropout 0.5 -> linear. The MSD configuration uses ``backend_channe
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -82,7 +84,7 @@ class MusiCNN(TaggingModel):
         """``forward`` written plainly, the batch-normalised spectrogram fed straight to the timbral convs: the
         same numbers and gradients, but the backward pass computes their costly input gradients."""
         spec = self.frontend(self.waveform(wave))
-        timbral = [m.conv(spec).amax(2) for m in self.timbral]
+        timbral = [cast(TimbralConv, m).conv(spec).amax(2) for m in self.timbral]
         return self._backend(torch.cat([*timbral, *(m(spec) for m in self.temporal)], dim=1))
 
     def _backend(self, front: torch.Tensor) -> torch.Tensor:
