@@ -9,7 +9,8 @@ For each architecture, on one CPU thread and within a fixed wall-clock budget pe
   render``), instrument-family accuracy on test notes of held-out programs. Notes are 4 s: models whose input
   is longer get the note zero-padded, models whose input is shorter see its first chunk at evaluation.
 
-Each model's numbers are cached in WORK/<task>/<model>/result.json so that an interrupted run resumes, and two
+Each model's numbers are cached in WORK/<task>/<model>/result.json (reused only if trained with the same
+budget, precision, seed and batch size) so that an interrupted run resumes, and two
 processes can run the two tasks side by side (``--task clips`` / ``--task notes``); the table is rewritten
 after every model from whatever results exist (``--task none`` only rewrites it). The shipped tagger
 (src/spectrolab/assets/tagger_default), if present, is evaluated on the same test clips and listed too.
@@ -47,10 +48,13 @@ def run_model(name: str, task: str, args: argparse.Namespace) -> dict:
     """Train ``name`` on ``task`` with the command line, evaluate it, return (and cache) its numbers."""
     work = Path(args.work) / task / name.replace("/", "_")
     cached = work / "result.json"
-    if cached.is_file():
-        return json.loads(cached.read_text())
     data = args.clips if task == "clips" else args.notes
     minutes = args.clips_minutes if task == "clips" else args.notes_minutes
+    recipe = {"budget_minutes": minutes, "precision": args.precision, "seed": args.seed, "batch_size": args.batch_size}
+    if cached.is_file():
+        result = json.loads(cached.read_text())
+        if all(result.get(k) == v for k, v in recipe.items()):  # else trained with other settings: redo
+            return result
     argv = ["train", "tagger", "--model", name, "--data", data, "--out", str(work / "run"), "--seed", str(args.seed)]
     argv += ["--batch-size", str(args.batch_size), "--max-minutes", str(minutes), "--quiet", "--force"]
     argv += ["--val-tracks", str(args.val_tracks), "--precision", args.precision]
@@ -70,8 +74,7 @@ def run_model(name: str, task: str, args: argparse.Namespace) -> dict:
         "input_seconds": tagger.input_length / tagger.sample_rate,
         "train_seconds": config["train_seconds"],
         "steps": config["steps"],
-        "budget_minutes": minutes,
-        "precision": args.precision,
+        **recipe,
         "eval_tracks": len(tracks),
         "eval_seconds": seconds,
         "audio_seconds": audio_seconds(tracks),
@@ -186,8 +189,8 @@ def main() -> None:
     p.add_argument("--notes", default="/tmp/nsynth-fluidr3", help="`spectrolab data render` output")
     p.add_argument("--work", default="/tmp/tagging-results", help="run folders and cached results")
     p.add_argument("--out", default=str(ROOT / "results" / "tagging.md"))
-    p.add_argument("--clips-minutes", type=float, default=3.5)
-    p.add_argument("--notes-minutes", type=float, default=2.5)
+    p.add_argument("--clips-minutes", type=float, default=5.0)
+    p.add_argument("--notes-minutes", type=float, default=4.0)
     p.add_argument("--eval-clips", type=int, default=48)
     p.add_argument("--eval-notes", type=int, default=150)
     p.add_argument("--val-tracks", type=int, default=40, help="validation tracks during training")
