@@ -137,6 +137,9 @@ def test_train_resume_export_and_evaluate(clips, tmp_path):
         _config(clips, tmp_path / "run", max_epochs=3, resume=str(tmp_path / "run/checkpoints/last.ckpt"))
     )
     assert resumed.steps == 9
+    with open(tmp_path / "run/logs/metrics.csv") as fh:  # the rows logged before the resume are kept
+        validations = [int(r["step"]) for r in csv.DictReader(fh) if r.get("val/tracks")]
+    assert validations == [2, 5, 8]
 
 
 def test_validation_every_n_steps_across_epochs(clips, tmp_path):

@@ -22,7 +22,6 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, Timer
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from spectrolab import metrics
@@ -31,6 +30,7 @@ from spectrolab.data.nsynth import NSynthDataset
 from spectrolab.errors import ConfigError, DataError, OutputExistsError
 from spectrolab.models import count_parameters, create_model, save_model_dir
 from spectrolab.training.callbacks import CodecMediaLogger
+from spectrolab.training.logs import csv_history_kept, run_loggers
 
 
 @dataclass
@@ -228,7 +228,7 @@ def _trainer(config: CodecTrainConfig, out: Path, best: ModelCheckpoint) -> L.Tr
         val_check_interval=config.val_every,
         check_val_every_n_epoch=None,
         callbacks=[best, latest, CodecMediaLogger()],
-        logger=[TensorBoardLogger(out, name="logs", version=""), CSVLogger(out, name="logs", version="")],
+        logger=run_loggers(out),
         log_every_n_steps=10,
         default_root_dir=out,
         enable_model_summary=False,
@@ -273,7 +273,8 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
     )
     trainer = _trainer(config, out, checkpoint)
     start = time.perf_counter()
-    trainer.fit(module, train_loader, val_loader, ckpt_path=config.resume)
+    with csv_history_kept(out, trainer, resuming=config.resume is not None):
+        trainer.fit(module, train_loader, val_loader, ckpt_path=config.resume)
     seconds = time.perf_counter() - start
     best_step = trainer.global_step
     if checkpoint.best_model_path:

@@ -21,7 +21,6 @@ from typing import Any
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch.utils.data import DataLoader
 from torchmetrics.aggregation import CatMetric
 
@@ -31,6 +30,7 @@ from spectrolab.models import count_parameters, create_model, save_model_dir
 from spectrolab.tag.aggregate import Aggregation, aggregate_segments
 from spectrolab.tag.metrics import accuracy, multilabel_scores
 from spectrolab.tag.predict import Tagger, load_tagger, model_int, tagger_from_model
+from spectrolab.training.logs import csv_history_kept, run_loggers
 
 
 def monitored_metric(multilabel: bool) -> str:
@@ -208,7 +208,7 @@ def _trainer(config: TrainConfig, out: Path, monitor: str) -> L.Trainer:
         check_val_every_n_epoch=None if config.val_every_steps else config.val_every_epochs,
         val_check_interval=config.val_every_steps,
         callbacks=[checkpoint, stop],
-        logger=[TensorBoardLogger(out, name="logs", version=""), CSVLogger(out, name="logs", version="")],
+        logger=run_loggers(out),
         enable_progress_bar=config.progress,
         log_every_n_steps=5,
         num_sanity_val_steps=0,
@@ -267,7 +267,8 @@ def train_tagger(config: TrainConfig) -> TrainResult:
     )
     trainer = _trainer(config, out, monitored_metric(train_tracks.multilabel))
     start = time.perf_counter()
-    trainer.fit(module, datamodule=data, ckpt_path=config.resume)
+    with csv_history_kept(out, trainer, resuming=config.resume is not None):
+        trainer.fit(module, datamodule=data, ckpt_path=config.resume)
     seconds = time.perf_counter() - start
     ckpt = trainer.checkpoint_callback
     assert isinstance(ckpt, ModelCheckpoint)
