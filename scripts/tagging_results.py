@@ -148,12 +148,14 @@ def write_table(work: Path, out: Path, args: argparse.Namespace) -> None:
         )
     shipped = shipped_row(args)
     if shipped is not None:
+        train = json.loads((SHIPPED / "config.json").read_text())["metadata"]["train"]
         lines += [
             shipped,
             "",
-            "The shipped tagger (`src/spectrolab/assets/tagger_default`, used by `spectrolab tag` by default) is the "
-            "best small architecture above trained longer on the same clips by `spectrolab train tagger`; its "
-            "config.json records the command's arguments (budget, seed) and the data recipe.",
+            "The shipped tagger (`src/spectrolab/assets/tagger_default`, used by `spectrolab tag` by default) is "
+            f"`{train['model']}` trained on the same clips by `spectrolab train tagger` for {train['max_minutes']:g} "
+            f"min ({train['precision']} precision, batch {train['batch_size']}, seed {train['seed']}); its "
+            "config.json records the command's arguments and the data recipe.",
         ]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
