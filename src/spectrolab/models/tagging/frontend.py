@@ -74,11 +74,14 @@ class MelFrontEnd(nn.Module):
         :func:`conv_of_affine` this lets a model skip the costly input gradient of its first convolution.
         """
         bn = self.bn
+        momentum = bn.momentum
         if self.training and bn.num_batches_tracked is not None:
             bn.num_batches_tracked.add_(1)
+            if momentum is None:  # cumulative moving average, as nn.BatchNorm2d does
+                momentum = 1.0 / float(bn.num_batches_tracked)
         use_batch = self.training or not bn.track_running_stats
         return F.batch_norm(
-            self.logmel(wave), bn.running_mean, bn.running_var, None, None, use_batch, bn.momentum or 0.0, bn.eps
+            self.logmel(wave), bn.running_mean, bn.running_var, None, None, use_batch, momentum or 0.0, bn.eps
         )
 
 
