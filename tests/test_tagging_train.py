@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -32,6 +33,7 @@ from spectrolab.tag.aggregate import aggregate, aggregate_segments
 from spectrolab.tag.evaluate import evaluate_tagger
 from spectrolab.tag.metrics import accuracy, multilabel_scores
 from spectrolab.tag.predict import DEFAULT_TAGGER, load_tagger, predict_files
+from spectrolab.training.logs import csv_history_kept
 from spectrolab.training.tagging import TrainConfig, train_tagger
 
 
@@ -140,6 +142,10 @@ def test_train_resume_export_and_evaluate(clips, tmp_path):
     with open(tmp_path / "run/logs/metrics.csv") as fh:  # the rows logged before the resume are kept
         validations = [int(r["step"]) for r in csv.DictReader(fh) if r.get("val/tracks")]
     assert validations == [2, 5, 8]
+    with pytest.raises(FileNotFoundError):  # a resume that fails inside fit (Lightning empties the log) ...
+        train_tagger(_config(clips, tmp_path / "run", max_epochs=4, resume=str(tmp_path / "run/missing.ckpt")))
+    with open(tmp_path / "run/logs/metrics.csv") as fh:  # ... leaves the log as it was
+        assert [int(r["step"]) for r in csv.DictReader(fh) if r.get("val/tracks")] == [2, 5, 8]
 
 
 def test_validation_every_n_steps_across_epochs(clips, tmp_path):
@@ -288,3 +294,21 @@ def test_shipped_tagger_works_out_of_the_box(clips, capsys):
     (prediction,) = predict_files(load_tagger(), [wav])
     assert [t.rsplit(" ", 1)[0] for t in printed.split(", ")] == [label for label, _ in prediction.top(17)]
     assert prediction.scores.shape == (17,) and bool(((prediction.scores >= 0) & (prediction.scores <= 1)).all())
+
+
+def test_csv_history_kept_unites_columns_and_leaves_an_untouched_log_alone(tmp_path):
+    log = tmp_path / "logs" / "metrics.csv"
+    log.parent.mkdir()
+    log.write_text("epoch,step,train/loss\n0,1,0.7\n0,2,0.6\n")
+    trainer = SimpleNamespace(is_global_zero=True)
+    with csv_history_kept(tmp_path, trainer, resuming=True):
+        pass  # a resumed run that never logged
+    assert log.read_text() == "epoch,step,train/loss\n0,1,0.7\n0,2,0.6\n"
+    with csv_history_kept(tmp_path, trainer, resuming=True):
+        log.write_text("epoch,step,val/roc_auc\n1,3,0.8\n")  # Lightning restarts the file on resume
+    with open(log) as fh:
+        assert list(csv.DictReader(fh)) == [
+            {"epoch": "0", "step": "1", "train/loss": "0.7", "val/roc_auc": ""},
+            {"epoch": "0", "step": "2", "train/loss": "0.6", "val/roc_auc": ""},
+            {"epoch": "1", "step": "3", "train/loss": "", "val/roc_auc": "0.8"},
+        ]
