@@ -23,7 +23,17 @@ from spectrolab.data.nsynth_render import RenderConfig, render_nsynth
 from spectrolab.data.soundfont import TEST_SOUNDFONT
 from spectrolab.errors import ConfigError, DataError
 from spectrolab.models import create_model, list_models
-from spectrolab.training.codec import CodecTrainConfig, codec_losses, crop_samples, pitch_covering, train_codec
+from spectrolab.training.codec import (
+    CodecModule,
+    CodecTrainConfig,
+    RandomCrops,
+    codec_losses,
+    cosine_schedule,
+    crop_samples,
+    load_libraries,
+    pitch_covering,
+    train_codec,
+)
 
 # Mel log-spectral distance (dB) of the shipped codec on the five fixture notes (TimGM6mb, a soundfont it never
 # saw in training), measured when it was trained; the test allows a margin over it.
@@ -145,7 +155,7 @@ def test_train_codec_runs_resumes_and_exports(tmp_path):
     config = RenderConfig(soundfont=TEST_SOUNDFONT, programs=(0, 1, 2, 24, 25, 26), pitches=(60,), velocities=(100,))
     render_nsynth(config, tmp_path / "data")
     train = CodecTrainConfig(
-        data=str(tmp_path / "data"), out=str(tmp_path / "run"), preset="vqvae_notono", batch_size=2,
+        data=[str(tmp_path / "data")], out=str(tmp_path / "run"), preset="vqvae_notono", batch_size=2,
         max_steps=2, val_every=2, val_notes=2, max_minutes=None, audio_weight=0.1,
     )  # fmt: skip
     result = train_codec(train)
@@ -156,6 +166,22 @@ def test_train_codec_runs_resumes_and_exports(tmp_path):
         CodecTrainConfig(**{**train.__dict__, "max_steps": 3, "resume": str(tmp_path / "run/checkpoints/last.ckpt")})
     )
     assert resumed.steps == 3
+
+
+def test_libraries_share_the_notes_and_cosine_decays(tmp_path):
+    for name, programs in (("a", (0, 1, 2, 24, 25, 26)), ("b", (40, 41, 42, 56, 57, 58))):
+        config = RenderConfig(soundfont=TEST_SOUNDFONT, programs=programs, pitches=(60, 62), velocities=(100,))
+        render_nsynth(config, tmp_path / name)
+    waves, recipes = load_libraries([str(tmp_path / "a"), str(tmp_path / "b")], "train", count=3, sample_rate=16000,
+                                    seed=0, dtype=torch.float16)  # fmt: skip
+    assert waves.shape == (3, 64000) and waves.dtype == torch.float16
+    assert [r["notes"] for r in recipes] == [2, 1] and recipes[0]["root"].endswith("a")
+    crop = RandomCrops(waves, num_samples=1000)[0]
+    assert crop.dtype == torch.float32 and crop.shape == (1000,)
+    factor = cosine_schedule(100, floor=0.1)
+    assert factor(0) == 1.0 and abs(factor(50) - 0.55) < 1e-12 and factor(100) == factor(200) == 0.1
+    with pytest.raises(ConfigError, match="step budget"):
+        CodecModule("vqvae_default", lr_schedule="cosine")
 
 
 def test_digits_vqvae_learns():

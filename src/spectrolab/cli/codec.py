@@ -43,9 +43,12 @@ def _train(args: argparse.Namespace) -> int:
         preset=args.preset,
         model_args=json.loads(args.model_args),
         train_notes=args.train_notes,
+        val_notes=args.val_notes,
         batch_size=args.batch_size,
         learning_rate=args.lr,
+        lr_schedule=args.lr_schedule,
         audio_weight=args.audio_weight,
+        if_weight=args.if_weight,
         max_minutes=args.max_minutes,
         max_steps=args.max_steps,
         val_every=args.val_every,
@@ -79,13 +82,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_decode)
 
     p = train_subparsers(subparsers).add_parser("codec", help="train a codec preset on NSynth-format notes")
-    p.add_argument("--data", required=True, help="NSynth-format folder holding nsynth-train/ and nsynth-valid/")
+    p.add_argument(
+        "--data",
+        required=True,
+        nargs="+",
+        help="NSynth-format folders holding nsynth-train/ and nsynth-valid/ (one per sample library)",
+    )
     p.add_argument("--out", required=True, help="run folder: checkpoints/, logs/, and the exported model/")
     p.add_argument("--preset", default="vqvae_default", help="registered codec (see `spectrolab models --task codec`)")
     p.add_argument("--model-args", default="{}", help="JSON overrides of the preset's arguments")
     p.add_argument("--train-notes", type=int, default=2000, help="notes loaded for training, covering every pitch")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant", help="cosine needs --max-steps")
+    p.add_argument("--val-notes", type=int, default=16, help="whole validation notes, shared among the --data folders")
+    p.add_argument(
+        "--if-weight", type=float, default=1.0, help="IF-channel loss weight (0 for codecs whose phase ignores it)"
+    )
     p.add_argument("--audio-weight", type=float, default=0.0, help="multi-resolution STFT loss weight")
     p.add_argument("--max-minutes", type=float, default=70.0, help="wall-clock budget (resuming counts past time)")
     p.add_argument("--max-steps", type=int, default=-1)
