@@ -29,11 +29,14 @@ class Panel:
     row_hz: torch.Tensor
 
 
-_TICKS_HZ = (50, 100, 200, 500, 1000, 2000, 4000, 8000, 16000)
+_TICKS_HZ = (50, 100, 200, 500, 1000, 2000, 4000, 8000, 16000, 20000)
 
 
-def draw_panel(ax: Axes, panel: Panel, *, cmap: str = "magma") -> None:
-    """Draw ``panel`` on ``ax``: time in seconds, rows labelled with their frequency in Hz."""
+def draw_panel(
+    ax: Axes, panel: Panel, *, cmap: str = "magma", vmin: float | None = None, vmax: float | None = None
+) -> None:
+    """Draw ``panel`` on ``ax``: time in seconds, rows labelled with their frequency in Hz (colour scale from
+    ``vmin`` to ``vmax``, by default the image's range)."""
     rows = panel.image.shape[0]
     ax.imshow(
         panel.image.detach().cpu().float().numpy(),
@@ -42,6 +45,8 @@ def draw_panel(ax: Axes, panel: Panel, *, cmap: str = "magma") -> None:
         cmap=cmap,
         extent=(0.0, panel.seconds, -0.5, rows - 0.5),
         interpolation="nearest",
+        vmin=vmin,
+        vmax=vmax,
     )
     hz = panel.row_hz.detach().cpu().numpy()
     ticks = [hz_tick for hz_tick in _TICKS_HZ if hz[0] <= hz_tick <= hz[-1]]

@@ -1,4 +1,9 @@
-"""Load and save audio as float32 mono tensors; resample with soxr; write atomically.
+"""Load and save audio as float32 tensors; resample with soxr; write atomically and reproducibly.
+
+:func:`read_native` / :func:`write_native` keep a file's samples exactly as stored (integers for PCM), its
+rate, channels, format and subtype, so an edit can leave every sample it does not touch bit for bit. Every
+write is byte-identical for the same samples: libsndfile's PEAK chunk (which stamps the time into float
+WAVs) is left out, and Ogg streams get a fixed serial number instead of a random one.
 
 Every failure raises :class:`~spectrolab.errors.AudioError` naming the file and the problem.
 """
@@ -22,6 +27,17 @@ from spectrolab.errors import AudioError, OutputExistsError
 MIN_SAMPLE_RATE = 1_000
 MAX_SAMPLE_RATE = 768_000
 _FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG"}
+# Integer subtypes: the numpy dtype libsndfile reads them into exactly, and one step of the stored value in it.
+_INTEGER_SUBTYPES = {
+    "PCM_S8": (np.int16, 256),
+    "PCM_U8": (np.int16, 256),
+    "PCM_16": (np.int16, 1),
+    "PCM_24": (np.int32, 256),
+    "PCM_32": (np.int32, 1),
+}
+_FLOAT_SUBTYPES = {"FLOAT": np.float32, "DOUBLE": np.float64}
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
+_OGG_SERIAL = 0x5350_4C42  # "SPLB": the fixed serial number of every Ogg stream we write
 
 
 @dataclass(frozen=True)
@@ -105,6 +121,156 @@ def info(path: str | os.PathLike[str]) -> AudioInfo:
     return AudioInfo(sample_rate=int(meta.samplerate), channels=int(meta.channels), frames=int(meta.frames))
 
 
+@dataclass(frozen=True)
+class NativeAudio:
+    """A file's samples exactly as stored.
+
+    Attributes:
+        samples: (T, C), int16 or int32 (left-aligned, as libsndfile reads them) for PCM subtypes, float32 or
+            float64 for float and lossy ones.
+        sample_rate: the file's rate.
+        format, subtype: libsndfile's names (``"WAV"``, ``"PCM_16"``, ...).
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    format: str
+    subtype: str
+
+    @property
+    def channels(self) -> int:
+        return int(self.samples.shape[1])
+
+    @property
+    def frames(self) -> int:
+        return int(self.samples.shape[0])
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sample_rate
+
+    @property
+    def scale(self) -> float:
+        """Stored value of full scale (1.0): 2**15 or 2**31 for integers, 1 for floats."""
+        return float(np.iinfo(self.samples.dtype).max + 1) if self.samples.dtype.kind == "i" else 1.0
+
+    @property
+    def step(self) -> int:
+        """Smallest change of a stored integer sample (1 for floats)."""
+        return _INTEGER_SUBTYPES[self.subtype][1] if self.subtype in _INTEGER_SUBTYPES else 1
+
+    def to_float(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Frames ``[start, stop)`` as float64 (C, T'), full scale 1."""
+        return self.samples[start:stop].T.astype(np.float64) / self.scale
+
+    def quantize(self, wave: np.ndarray) -> np.ndarray:
+        """Float (C, T') -> stored values (T', C) of this file's dtype, rounded to its step (no clipping: the
+        caller keeps ``wave`` within full scale)."""
+        if self.samples.dtype.kind != "i":
+            return np.ascontiguousarray(wave.T.astype(self.samples.dtype))
+        info = np.iinfo(self.samples.dtype)
+        stored = np.round(wave.T * (self.scale / self.step)) * self.step
+        return np.clip(stored, info.min, info.max - self.step + 1).astype(self.samples.dtype)
+
+
+def output_subtype(native: NativeAudio, path: str | os.PathLike[str], subtype: str | None = None) -> str:
+    """The subtype to write ``native``'s edit to ``path``: ``subtype`` if given, else the input's when the
+    output format supports it, else the format's default. Raises :class:`AudioError` for an unsupported one."""
+    fmt = _format_of(Path(path))
+    if subtype is not None:
+        if not sf.check_format(fmt, subtype.upper()):
+            choices = ", ".join(sorted(sf.available_subtypes(fmt)))
+            raise AudioError(f"{path}: {fmt} files cannot hold subtype '{subtype}'; use one of {choices}")
+        return subtype.upper()
+    return native.subtype if sf.check_format(fmt, native.subtype) else sf.default_subtype(fmt)
+
+
+def read_native(path: str | os.PathLike[str]) -> NativeAudio:
+    """Read a file's samples exactly as stored (see :class:`NativeAudio`), with the checks of :func:`load`."""
+    path = Path(path)
+    meta = info(path)
+    check_sample_rate(meta.sample_rate, what=f"{path}: file sample rate")
+    header = sf.info(str(path))
+    subtype = header.subtype
+    dtype = _INTEGER_SUBTYPES.get(subtype, (_FLOAT_SUBTYPES.get(subtype, np.float32), 1))[0]
+    try:
+        samples, _ = sf.read(str(path), dtype=dtype, always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise AudioError(f"{path}: not a readable audio file ({exc})") from exc
+    if samples.shape[0] == 0:
+        raise AudioError(f"{path}: holds no samples (empty audio)")
+    if samples.dtype.kind == "f" and not np.isfinite(samples).all():
+        raise AudioError(f"{path}: contains NaN or infinite samples")
+    return NativeAudio(samples, meta.sample_rate, header.format, subtype)
+
+
+def _ogg_crc(page: bytes) -> int:
+    """The CRC-32 of an Ogg page (polynomial 0x04C11DB7, not reflected, no final xor)."""
+    crc = 0
+    for byte in page:
+        crc = (crc << 8) ^ _OGG_CRC_TABLE[((crc >> 24) ^ byte) & 0xFF]
+        crc &= 0xFFFFFFFF
+    return crc
+
+
+def _ogg_crc_table() -> list[int]:
+    table = []
+    for index in range(256):
+        crc = index << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+        table.append(crc & 0xFFFFFFFF)
+    return table
+
+
+_OGG_CRC_TABLE = _ogg_crc_table()
+
+
+def fix_ogg_serial(data: bytes) -> bytes:
+    """An Ogg file's bytes with every page's stream serial number set to a fixed value and its CRC redone
+    (libsndfile draws a random serial per file)."""
+    out = bytearray(data)
+    pos = 0
+    while pos + 27 <= len(out) and out[pos : pos + 4] == b"OggS":
+        segments = out[pos + 26]
+        size = 27 + segments + sum(out[pos + 27 : pos + 27 + segments])
+        out[pos + 14 : pos + 18] = _OGG_SERIAL.to_bytes(4, "little")
+        out[pos + 22 : pos + 26] = bytes(4)
+        out[pos + 22 : pos + 26] = _ogg_crc(bytes(out[pos : pos + size])).to_bytes(4, "little")
+        pos += size
+    return bytes(out)
+
+
+def _format_of(path: Path) -> str:
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise AudioError(f"{path}: cannot write '{path.suffix}' files; use one of {', '.join(_FORMATS)}")
+    return fmt
+
+
+def _write(tmp: str, frames: np.ndarray, sample_rate: int, fmt: str, subtype: str) -> None:
+    """Write (T, C) frames with no PEAK chunk (no timestamp); Ogg with a fixed serial: same data, same bytes."""
+    with sf.SoundFile(tmp, "w", sample_rate, frames.shape[1], subtype=subtype, format=fmt) as handle:
+        if fmt == "WAV":
+            sf._snd.sf_command(handle._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+        handle.write(frames)
+    if fmt == "OGG":
+        Path(tmp).write_bytes(fix_ogg_serial(Path(tmp).read_bytes()))
+
+
+def write_native(
+    path: str | os.PathLike[str], audio: NativeAudio, *, subtype: str | None = None, force: bool = False
+) -> Path:
+    """Write ``audio``'s stored samples atomically to ``path`` (format from the extension) in ``subtype``
+    (default: :func:`output_subtype`); integer samples reach an integer subtype of the same width unchanged."""
+    path = Path(path)
+    fmt = _format_of(path)
+    chosen = output_subtype(audio, path, subtype)
+    with atomic_path(path, force=force) as tmp:
+        _write(tmp, audio.samples, audio.sample_rate, fmt, chosen)
+    return path
+
+
 def check_writable(path: str | os.PathLike[str], *, force: bool = False) -> Path:
     """Return ``path`` as a Path, refusing an existing file unless ``force``."""
     path = Path(path)
@@ -160,9 +326,7 @@ def save(
     as float WAV rather than clipped when ``subtype`` is not given.
     """
     path = Path(path)
-    fmt = _FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise AudioError(f"{path}: cannot write '{path.suffix}' files; use one of {', '.join(_FORMATS)}")
+    fmt = _format_of(path)
     check_sample_rate(sample_rate)
     data = wave.detach().cpu().numpy() if isinstance(wave, torch.Tensor) else np.asarray(wave)
     data = np.atleast_2d(data.astype(np.float32, copy=False))
@@ -173,5 +337,5 @@ def save(
     if subtype is None and fmt == "WAV":
         subtype = "FLOAT" if np.abs(data).max() > 1.0 else "PCM_16"
     with atomic_path(path, force=force) as tmp:
-        sf.write(tmp, data.T, sample_rate, format=fmt, subtype=subtype)
+        _write(tmp, data.T, sample_rate, fmt, subtype or sf.default_subtype(fmt))
     return path

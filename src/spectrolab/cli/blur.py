@@ -11,8 +11,9 @@ import torch
 from spectrolab.audio import io
 from spectrolab.codec import load_codec
 from spectrolab.data.nsynth import NSYNTH_FAMILIES
-from spectrolab.edit.blur import BlurOptions, blur_file
-from spectrolab.edit.plot import plot_blur
+from spectrolab.edit.blur import BlurOptions
+from spectrolab.edit.editor import edit_file
+from spectrolab.edit.plot import plot_edit
 from spectrolab.edit.region import CellRegion, Region, parse_span
 from spectrolab.errors import ConfigError
 from spectrolab.priors.api import load_prior
@@ -66,24 +67,47 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         conditioning=_conditioning(args),
     )
-    result = blur_file(
-        args.input, args.output, codec=codec, prior=prior, region=region, options=options, force=args.force
+    result = edit_file(
+        args.input,
+        args.output,
+        codec=codec,
+        prior=prior,
+        region=region,
+        options=options,
+        resynthesize=args.resynthesize,
+        subtype=args.subtype,
+        force=args.force,
     )
-    r = result.region
+    out = result.audio
     print(
-        f"{args.output}: resampled {result.cells.num_cells} cells ({result.changed_cells} changed) covering "
-        f"{r.start_s:.3f}-{r.stop_s:.3f} s, {r.low_hz:.0f}-{r.high_hz:.0f} Hz in {time.perf_counter() - started:.2f} s"
+        f"{args.output}: {out.sample_rate} Hz, {out.channels} ch, {out.subtype}, {out.duration:.3f} s; "
+        f"{result.describe()}; {time.perf_counter() - started:.2f} s"
     )
+    note = result.gain_note()
+    if note:
+        print(f"{args.output}: {note}")
     if args.plot:
-        before = io.load(args.input, sample_rate=codec.sample_rate)
-        print(f"{plot_blur(result, before, representation=codec.representation, path=args.plot, force=args.force)}")
+        print(f"{plot_edit(result, io.read_native(args.input), path=args.plot, force=args.force)}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("blur", help="resample a time-frequency region of a sound from its surroundings")
-    p.add_argument("input", type=Path, help="audio file")
-    p.add_argument("-o", "--output", type=Path, required=True, help="edited audio file (.wav, .flac, .ogg)")
+    p = subparsers.add_parser(
+        "blur",
+        help="resample a time-frequency region of a sound from its surroundings",
+        description=(
+            "Resamples the code-grid cells under a time-frequency region with a prior and pastes the decoded result "
+            "into the original under a soft mask. The output keeps the input's sample rate, channels, length and "
+            "sample type (PCM_16 in, PCM_16 out; --subtype overrides); samples outside the region and its soft "
+            "edges (40 ms, 1/6 octave) are the input's, bit for bit. The code grid covers 0-8 kHz of a 16 kHz mono "
+            "analysis; content above 8 kHz is kept as it was. --resynthesize outputs the codec's decoding of the "
+            "whole edited sound instead. The same inputs and seed give the same bytes."
+        ),
+    )
+    p.add_argument("input", type=Path, help="audio file (any rate and channel count)")
+    p.add_argument(
+        "-o", "--output", type=Path, required=True, help="edited audio file (.wav, .flac, .ogg): input's rate/channels"
+    )
     p.add_argument("--time", help="START:STOP seconds (default: the whole sound)")
     p.add_argument("--freq", help="LOW:HIGH Hz (default: all frequencies)")
     p.add_argument("--rows", help="FIRST:STOP grid rows, instead of --freq (0 = lowest band)")
@@ -96,6 +120,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same result")
     p.add_argument("--pitch", type=int, help="target MIDI pitch (priors conditioned on pitch)")
     p.add_argument("--family", choices=NSYNTH_FAMILIES, help="target instrument family")
-    p.add_argument("--plot", type=Path, help="also write a before/after PNG with the code grid and region")
+    p.add_argument("--resynthesize", action="store_true", help="output the whole sound decoded by the codec")
+    p.add_argument("--subtype", help="output sample type, e.g. PCM_16, PCM_24, FLOAT (default: the input's)")
+    p.add_argument("--plot", type=Path, help="also write a before/after PNG at the input's rate, grid and region drawn")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.set_defaults(run=_run)

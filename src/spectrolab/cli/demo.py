@@ -1,8 +1,9 @@
 """``spectrolab demo``: blur a region of the bundled example note with the bundled codec and prior.
 
 No training and no downloads: it encodes ``assets/example_note.wav`` with the shipped codec, resamples a
-time-frequency region with a shipped prior, decodes, and writes the original, the codec's plain round trip,
-the edit and a before/after figure to ``--out`` (replacing its own earlier outputs), printing the paths.
+time-frequency region with a shipped prior, decodes it and pastes it into the original (everything outside
+the region stays the original's), and writes the original, the codec's plain round trip, the edit and a
+before/after figure to ``--out`` (replacing its own earlier outputs), printing the paths.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import torch
 from spectrolab.audio import io
 from spectrolab.codec import load_codec
 from spectrolab.data.soundfont import NoteSpec
-from spectrolab.edit.blur import BlurOptions, blur_file
-from spectrolab.edit.plot import plot_blur
+from spectrolab.edit.blur import BlurOptions
+from spectrolab.edit.editor import edit_file
+from spectrolab.edit.plot import plot_edit
 from spectrolab.edit.region import Region, parse_span
 from spectrolab.priors.api import load_prior
 
@@ -40,15 +42,12 @@ def _run(args: argparse.Namespace) -> int:
     region = Region(start_s=start, stop_s=stop, low_hz=low, high_hz=high)
     options = BlurOptions(temperature=args.temperature, seed=args.seed)
     edited = out / f"example_blur_{args.prior}.wav"
-    result = blur_file(EXAMPLE_NOTE, edited, codec=codec, prior=prior, region=region, options=options, force=True)
-    png = plot_blur(result, wave, representation=codec.representation, path=edited.with_suffix(".png"), force=True)
-    r = result.region
+    result = edit_file(EXAMPLE_NOTE, edited, codec=codec, prior=prior, region=region, options=options, force=True)
+    png = plot_edit(result, io.read_native(EXAMPLE_NOTE), path=edited.with_suffix(".png"), force=True)
     print(f"original note      {original}")
     print(f"codec round trip   {plain}")
-    print(
-        f"{'blurred (' + args.prior + ')':18s} {edited}  ({result.cells.num_cells} cells, "
-        f"{r.start_s:.2f}-{r.stop_s:.2f} s, {r.low_hz:.0f}-{r.high_hz:.0f} Hz, {result.changed_cells} codes changed)"
-    )
+    print(f"{'blurred (' + args.prior + ')':18s} {edited}")
+    print(f"                   {result.describe()}")
     print(f"before/after plot  {png}")
     print(f"done in {time.perf_counter() - started:.1f} s")
     return 0

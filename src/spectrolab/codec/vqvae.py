@@ -12,6 +12,7 @@ channel 1 the IF in [-1, 1); time is padded to a multiple of the total time stri
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -223,7 +224,27 @@ class Codec(nn.Module):
         frames = self.representation.num_frames(num_samples)
         return -(-frames // step) * step
 
-    def _row_edges_hz(self, rows: int) -> tuple[float, ...]:
+    def seconds_per_cell(self, level: int = 0) -> float:
+        """Duration of one time cell of ``level``."""
+        return self.level_strides()[level][1] * self.representation.config.hop_length / self.sample_rate
+
+    def receptive_field_frames(self) -> tuple[int, int] | None:
+        """How many spectrogram frames, either side, reach one bottom cell's code through the encoder (with the
+        analysis STFT's window and the IF's frame difference) and one decoded frame from the codes; ``None``
+        for two-level codecs, whose top level sees much further.
+
+        A patchify stage moves no information across its patches; each 3x3 convolution reaches one unit of its
+        resolution further, residual blocks at the lowest resolution one cell each.
+        """
+        if self.num_levels != 1:
+            return None
+        scales = list(itertools.accumulate(self.strides, lambda acc, s: acc * s[1], initial=1))[1:]
+        blocks = sum(isinstance(m, ResBlock) for m in self.encoder.modules())
+        convs = sum(scales) + blocks * scales[-1]
+        window = -(-self.representation.config.n_fft // self.representation.config.hop_length)
+        return convs + window // 2 + 1, convs + window // 2
+
+    def row_edges_hz(self, rows: int) -> tuple[float, ...]:
         """Band edges of ``rows`` equal slices of the HTK mel axis the representation's bins tile."""
         top_mel = 1127.0 * np.log1p(self.sample_rate / 2 / 700.0)
         return tuple(float(e) for e in 700.0 * np.expm1(np.linspace(0.0, top_mel, rows + 1) / 1127.0))
@@ -304,7 +325,7 @@ class Codec(nn.Module):
         hop = self.representation.config.hop_length
         codes = [q.codes for q in self.quantize(self.analyse(wave))]
         levels = tuple(
-            CodeGrid(c, k, t * hop / self.sample_rate, self._row_edges_hz(c.shape[1]))
+            CodeGrid(c, k, t * hop / self.sample_rate, self.row_edges_hz(c.shape[1]))
             for c, k, (_, t) in zip(codes, self.codebook_sizes, self.level_strides(), strict=True)
         )
         name = str(getattr(self, "spectrolab_name", ""))

@@ -7,13 +7,10 @@ Codes outside the region are never changed; the same seed gives the same result.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
-from spectrolab.audio import io
 from spectrolab.codec import Codec, CodeGrids
 from spectrolab.edit.region import CellRegion, Region, cells_to_region, region_to_cells
 from spectrolab.errors import ConfigError, ModelError
@@ -85,7 +82,8 @@ def resample_cells(
     )
 
 
-def _check_prior(prior: Prior, grids: CodeGrids, level: int) -> None:
+def check_prior(prior: Prior, grids: CodeGrids, level: int) -> None:
+    """Raise :class:`ModelError` unless ``prior`` models grids of this level's height and codebook."""
     size = grids.levels[level].codebook_size
     height = grids.levels[level].shape[0]
     prior_height = getattr(prior, "height", height)
@@ -120,7 +118,7 @@ def blur(
     with torch.inference_mode():
         original = codec.encode(wave)
         cells = cells_of(original, region, level=level)
-        _check_prior(prior, original, level)
+        check_prior(prior, original, level)
         codes = resample_cells(
             original.grids[level],
             cells,
@@ -135,22 +133,3 @@ def blur(
     grid = original.levels[level]
     span = cells_to_region(cells, seconds_per_cell=grid.seconds_per_cell, row_edges_hz=grid.row_edges_hz)
     return BlurResult(original, edited, level, cells, span, out, codec.sample_rate)
-
-
-def blur_file(
-    in_path: str | os.PathLike[str],
-    out_path: str | os.PathLike[str],
-    *,
-    codec: Codec,
-    prior: Prior,
-    region: Region | CellRegion,
-    options: BlurOptions = BlurOptions(),
-    force: bool = False,
-) -> BlurResult:
-    """Load ``in_path``, :func:`blur` it and write the result to ``out_path`` atomically (refused if it exists
-    unless ``force``; checked before any work)."""
-    io.check_writable(Path(out_path), force=force)
-    wave = io.load(in_path, sample_rate=codec.sample_rate)
-    result = blur(wave, codec=codec, prior=prior, region=region, options=options)
-    io.save(out_path, result.wave[0], sample_rate=result.sample_rate, force=force)
-    return result

@@ -58,9 +58,13 @@ def _label(values: torch.Tensor | None, batch: int, size: int, what: str, device
 
 @runtime_checkable
 class Prior(Protocol):
-    """A model of local code distributions on grids of one codebook."""
+    """A model of local code distributions on grids of one codebook; a cell's distribution depends on the
+    cells at most ``context_columns`` columns away."""
 
     codebook_size: int
+
+    @property
+    def context_columns(self) -> int: ...
 
     def log_probs(
         self, grids: torch.Tensor, *, hidden: torch.Tensor | None = None, conditioning: Conditioning | None = None

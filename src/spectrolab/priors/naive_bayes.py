@@ -217,6 +217,11 @@ class NaiveBayesPrior(nn.Module):
         self.register_state_dict_post_hook(_sparse_counts)
         self.register_load_state_dict_pre_hook(_dense_counts)
 
+    @property
+    def context_columns(self) -> int:
+        """How many columns either side of a cell its distribution depends on."""
+        return max(abs(dc) for _, dc in self.offsets)
+
     def _rows(self, grids: torch.Tensor) -> torch.Tensor:
         return torch.arange(self.height, device=grids.device).view(1, -1, 1).expand_as(grids)
 

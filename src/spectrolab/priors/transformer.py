@@ -77,6 +77,11 @@ class MaskedCodeTransformer(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, codebook_size)
 
+    @property
+    def context_columns(self) -> int:
+        """How many columns either side of a cell its distribution may depend on: the whole attended window."""
+        return self.max_width
+
     def features(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
         """Per-cell features (B, H, W, d) from tokens (B, H, W) (``K`` = hidden), pitch, family (B,) (-1 unknown)."""
         batch, height, width = tokens.shape

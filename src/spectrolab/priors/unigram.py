@@ -33,6 +33,11 @@ class UnigramPrior(nn.Module):
         self.alpha = alpha
         self.register_buffer("counts", torch.zeros(height, codebook_size))
 
+    @property
+    def context_columns(self) -> int:
+        """How many columns either side of a cell its distribution depends on: none."""
+        return 0
+
     @torch.no_grad()
     def fit(self, grids: torch.Tensor) -> UnigramPrior:
         """Add the codes of ``grids`` (B, H, W) to the counts; returns self."""
