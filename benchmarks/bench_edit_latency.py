@@ -1,8 +1,12 @@
-"""Latency of one blur edit of a 4 s note, file in to file out, against the codec's plain round trip.
+"""Latency of one edit, file in to file out, against the codec's plain round trip measured in the same run.
 
-Each run loads the wav, encodes it, resamples the region (Naive Bayes: Gibbs sweeps; Transformer: iterative
-unmasking), decodes, inverts the spectrogram and writes the wav. The peer, timed in the same run, does the
-same without the resampling. Models are loaded once, before timing. Median over ``--runs``.
+An edit reads the file, resamples the region's window to 16 kHz mono, analyses and encodes the window,
+resamples the region's cells (Naive Bayes: Gibbs sweeps; Transformer: iterative unmasking), decodes the
+columns around the region, inverts, brings the edit to the file's rate, pastes it into every channel and
+writes the file (``spectrolab.edit.edit_file``). The peer loads the 4 s note, encodes, decodes and writes it
+whole. A third case edits the same 1 s x 200-4000 Hz region in a 60 s, 44.1 kHz stereo 16-bit file made from
+the note, which should cost about what the 4 s note costs: the work follows the region, not the file.
+Models are loaded once, before timing; medians over ``--runs``; the time per stage is the median of each.
 """
 
 from __future__ import annotations
@@ -14,27 +18,32 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import soundfile as sf
+import soxr
 import torch
 
 from spectrolab.audio import io
 from spectrolab.cli.demo import EXAMPLE_NOTE
 from spectrolab.codec import Codec, load_codec
-from spectrolab.edit.blur import BlurOptions, blur_file
+from spectrolab.edit.blur import BlurOptions
+from spectrolab.edit.editor import EditResult, edit_file
 from spectrolab.edit.region import Region
 from spectrolab.priors.api import load_prior
 
-REGION = Region(start_s=0.5, stop_s=1.5, low_hz=200.0, high_hz=4000.0)
+NOTE_REGION = Region(start_s=0.5, stop_s=1.5, low_hz=200.0, high_hz=4000.0)
+LONG_REGION = Region(start_s=30.5, stop_s=31.5, low_hz=200.0, high_hz=4000.0)
 
 
-def median_ms(fn: Callable[[], object], runs: int) -> float:
-    """Median wall time of ``fn`` in milliseconds, after one warm-up call."""
+def median_ms(fn: Callable[[], object], runs: int) -> tuple[float, list[object]]:
+    """Median wall time of ``fn`` in milliseconds after one warm-up call, and what each run returned."""
     fn()
-    times = []
+    times, outputs = [], []
     for _ in range(runs):
         started = time.perf_counter()
-        fn()
+        outputs.append(fn())
         times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+    return 1000 * statistics.median(times), outputs
 
 
 def round_trip_file(note: Path, out: Path, codec: Codec) -> None:
@@ -44,41 +53,67 @@ def round_trip_file(note: Path, out: Path, codec: Codec) -> None:
     io.save(out, decoded[0], sample_rate=codec.sample_rate, force=True)
 
 
-def edit_latencies(
-    *, codec: Codec, priors: dict[str, str], note: Path = EXAMPLE_NOTE, runs: int = 20, steps: int = 8
-) -> dict[str, float]:
-    """Median milliseconds of the codec round trip and of one edit with each prior, file to file."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "out.wav"
-        results = {"codec round trip (peer)": median_ms(lambda: round_trip_file(note, out, codec), runs)}
-        for name, where in priors.items():
-            prior = load_prior(where)
-            options = BlurOptions(steps=steps)
-            results[name] = median_ms(
-                lambda prior=prior, options=options: blur_file(
-                    note, out, codec=codec, prior=prior, region=REGION, options=options, force=True
-                ),
-                runs,
-            )
-    return results
+def long_stereo_file(note: Path, path: Path, *, seconds: float = 60.0, sample_rate: int = 44100) -> Path:
+    """The note at 44.1 kHz repeated to ``seconds``, panned and with quiet noise on the left, as PCM_16."""
+    wave = soxr.resample(io.load(note)[0].double().numpy(), 16000, sample_rate)
+    wave = np.resize(wave, int(seconds * sample_rate))
+    noise = np.random.default_rng(0).standard_normal(wave.shape)
+    stereo = np.stack([0.8 * wave + 0.01 * noise, 0.5 * wave], axis=1)
+    sf.write(path, 0.9 * stereo / np.abs(stereo).max(), sample_rate, subtype="PCM_16")
+    return path
+
+
+def stage_medians(results: list[object]) -> dict[str, float]:
+    """Median milliseconds per stage over the runs' :class:`EditResult` timings."""
+    edits = [r for r in results if isinstance(r, EditResult)]
+    return {stage: 1000 * statistics.median(e.seconds.get(stage, 0.0) for e in edits) for stage in edits[0].seconds}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--codec", help="codec directory (default: shipped)")
     parser.add_argument("--nb", default="nb", help="Naive Bayes prior (default: shipped)")
     parser.add_argument("--transformer", default="transformer", help="Transformer prior (default: shipped)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    results = edit_latencies(
-        codec=load_codec(args.codec), priors={"naive bayes": args.nb, "transformer": args.transformer}, runs=args.runs
-    )
-    peer = results["codec round trip (peer)"]
-    print(f"one edit of a 4 s note, file to file, median of {args.runs} runs, {args.threads} thread(s)")
-    for name, ms in results.items():
-        print(f"{name:24s} {ms:8.1f} ms   {ms / peer:5.2f} x the round trip")
+    codec = load_codec(args.codec)
+    priors = {"naive bayes": load_prior(args.nb), "transformer": load_prior(args.transformer)}
+    options = BlurOptions(steps=args.steps)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.wav"
+        long_file = long_stereo_file(EXAMPLE_NOTE, Path(tmp) / "long.wav")
+        peer, _ = median_ms(lambda: round_trip_file(EXAMPLE_NOTE, out, codec), args.runs)
+        rows = [("codec round trip, 4 s note (peer)", peer, None)]
+        for name, prior in priors.items():
+            for label, src, region in (
+                ("4 s note", EXAMPLE_NOTE, NOTE_REGION),
+                ("60 s 44.1k stereo", long_file, LONG_REGION),
+            ):
+                ms, results = median_ms(
+                    lambda src=src, region=region, prior=prior: edit_file(
+                        src, out, codec=codec, prior=prior, region=region, options=options, force=True
+                    ),
+                    args.runs,
+                )
+                rows.append((f"{name} edit, {label}", ms, stage_medians(results)))
+    print(f"one edit, file to file, median of {args.runs} runs, {args.threads} thread(s), {args.steps} steps")
+    for name, ms, _ in rows:
+        print(f"{name:40s} {ms:8.1f} ms   {ms / peer:5.2f} x the round trip")
+    for name in priors:
+        short, long = (
+            next(ms for row, ms, _ in rows if row == f"{name} edit, {label}")
+            for label in ("4 s note", "60 s 44.1k stereo")
+        )
+        print(f"{name}: the 60 s 44.1 kHz stereo file costs {long / short:.2f} x the 4 s note")
+    print("\nmedian ms per stage")
+    stages = next(s for *_, s in rows if s is not None)
+    print(f"{'':40s}" + "".join(f"{stage[:9]:>10s}" for stage in stages))
+    for name, _, per_stage in rows:
+        if per_stage is not None:
+            print(f"{name:40s}" + "".join(f"{per_stage.get(stage, 0.0):10.2f}" for stage in stages))
 
 
 if __name__ == "__main__":

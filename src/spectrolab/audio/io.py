@@ -10,6 +10,7 @@ Every failure raises :class:`~spectrolab.errors.AudioError` naming the file and 
 
 from __future__ import annotations
 
+import io as _io
 import os
 import tempfile
 from collections.abc import Iterator
@@ -248,14 +249,17 @@ def _format_of(path: Path) -> str:
     return fmt
 
 
-def _write(tmp: str, frames: np.ndarray, sample_rate: int, fmt: str, subtype: str) -> None:
-    """Write (T, C) frames with no PEAK chunk (no timestamp); Ogg with a fixed serial: same data, same bytes."""
-    with sf.SoundFile(tmp, "w", sample_rate, frames.shape[1], subtype=subtype, format=fmt) as handle:
+def encode_audio(frames: np.ndarray, *, sample_rate: int, fmt: str, subtype: str) -> bytes:
+    """(T, C) frames as the bytes of a ``fmt`` file, with no PEAK chunk (no timestamp) and Ogg streams with a
+    fixed serial number: the same data always gives the same bytes. Built in memory, which also spares
+    libsndfile's fsync on closing a file."""
+    buffer = _io.BytesIO()
+    with sf.SoundFile(buffer, "w", sample_rate, frames.shape[1], subtype=subtype, format=fmt) as handle:
         if fmt == "WAV":
             sf._snd.sf_command(handle._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
         handle.write(frames)
-    if fmt == "OGG":
-        Path(tmp).write_bytes(fix_ogg_serial(Path(tmp).read_bytes()))
+    data = buffer.getvalue()
+    return fix_ogg_serial(data) if fmt == "OGG" else data
 
 
 def write_native(
@@ -266,8 +270,9 @@ def write_native(
     path = Path(path)
     fmt = _format_of(path)
     chosen = output_subtype(audio, path, subtype)
-    with atomic_path(path, force=force) as tmp:
-        _write(tmp, audio.samples, audio.sample_rate, fmt, chosen)
+    atomic_write_bytes(
+        path, encode_audio(audio.samples, sample_rate=audio.sample_rate, fmt=fmt, subtype=chosen), force=force
+    )
     return path
 
 
@@ -336,6 +341,6 @@ def save(
         raise AudioError(f"{path}: refusing to write NaN or infinite samples")
     if subtype is None and fmt == "WAV":
         subtype = "FLOAT" if np.abs(data).max() > 1.0 else "PCM_16"
-    with atomic_path(path, force=force) as tmp:
-        _write(tmp, data.T, sample_rate, fmt, subtype or sf.default_subtype(fmt))
+    chosen = subtype or sf.default_subtype(fmt)
+    atomic_write_bytes(path, encode_audio(data.T, sample_rate=sample_rate, fmt=fmt, subtype=chosen), force=force)
     return path

@@ -167,27 +167,24 @@ def composite(
     n_fft = stft_size(sample_rate)
     hop = n_fft // 4
     support = mask_support(region, feather=feather, band_limit_hz=band_limit_hz, nyquist=sample_rate / 2)
-    window = torch.hann_window(n_fft, dtype=torch.float64)
-    segment = torch.from_numpy(np.ascontiguousarray(original, dtype=np.float64))
+    window = torch.hann_window(n_fft)
+    segment = torch.from_numpy(np.ascontiguousarray(original, dtype=np.float32))
     spec = _stft(segment, n_fft, window)  # (C, F, N)
-    edit_spec = _stft(torch.from_numpy(np.ascontiguousarray(edit, dtype=np.float64)), n_fft, window)  # (F, N)
+    edit_spec = _stft(torch.from_numpy(np.ascontiguousarray(edit, dtype=np.float32)), n_fft, window)  # (F, N)
     freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
     times = (start + hop * np.arange(spec.shape[-1])) / sample_rate
-    mask = torch.from_numpy(
-        band_gains(region, freqs=freqs, feather=feather, band_limit_hz=band_limit_hz)[:, None]
-        * time_gains(region, times=times, feather=feather)[None, :]
-    )
+    profile = band_gains(region, freqs=freqs, feather=feather, band_limit_hz=band_limit_hz)[:, None]
+    mask = torch.from_numpy((profile * time_gains(region, times=times, feather=feather)[None, :]).astype(np.float32))
     pasted = channel_gains(spec, mask)[..., None] * edit_spec
 
     def istft(x: torch.Tensor) -> np.ndarray:
-        return torch.istft(x, n_fft, hop_length=hop, window=window, length=segment.shape[-1]).numpy()
+        return torch.istft(x, n_fft, hop_length=hop, window=window, length=segment.shape[-1]).double().numpy()
 
-    base = segment.numpy()
-    result = base + istft(mask * (pasted - spec))
+    result = np.asarray(original, dtype=np.float64) + istft(mask * (pasted - spec))
     gain, clamped = 1.0, 0
     if np.abs(result).max() > limit:
-        kept = base - istft(mask * spec)
         added = istft(mask * pasted)
+        kept = result - added
         gain = limiting_gain(kept, added, limit=limit)
         result = kept + gain * added
         clamped = int((np.abs(result) > limit).sum())
@@ -214,7 +211,7 @@ def channel_gains(spec: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         mask: (F, N) weights of the region.
     """
     weights = mask.square()
-    power = (spec.abs().square() * weights).sum(-1)
-    mono = (spec.mean(0).abs().square() * weights).sum(-1)
+    power = (torch.view_as_real(spec).square().sum(-1) * weights).sum(-1)
+    mono = (torch.view_as_real(spec.mean(0)).square().sum(-1) * weights).sum(-1)
     floor = 1e-9 * float(mono.max()) + 1e-30
     return ((power + floor) / (mono + floor)).sqrt().clamp_max(float(spec.shape[0]))
