@@ -139,6 +139,9 @@ def test_train_resume_export_and_evaluate(clips, tmp_path):
         _config(clips, tmp_path / "run", max_epochs=3, resume=str(tmp_path / "run/checkpoints/last.ckpt"))
     )
     assert resumed.steps == 9
+    energy = json.loads((resumed.model_dir / "config.json").read_text())["metadata"]["training_energy"]
+    assert energy["sessions"] == 2 and energy["method"].startswith("estimated (CPU-seconds")
+    assert 0 < energy["joules"][0] <= energy["joules"][1] and energy["co2e_grams"][1] > 0
     with open(tmp_path / "run/logs/metrics.csv") as fh:  # the rows logged before the resume are kept
         validations = [int(r["step"]) for r in csv.DictReader(fh) if r.get("val/tracks")]
     assert validations == [2, 5, 8]
