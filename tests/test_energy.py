@@ -6,6 +6,7 @@ import csv
 import json
 import socket
 from pathlib import Path
+from typing import ClassVar
 
 import lightning as L
 import pytest
@@ -40,7 +41,8 @@ def no_network(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("network access attempted")
 
-    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
 
@@ -363,3 +365,53 @@ def test_training_energy_absent_and_malformed(tmp_path):
     (tmp_path / "energy.json").write_text("{}")
     with pytest.raises(EnergyError, match="schema"):
         read_record(tmp_path)
+
+
+# -- CodeCarbon ----------------------------------------------------------------------------------------------
+
+
+class FakeTracker:
+    made: ClassVar[list[FakeTracker]] = []
+
+    def __init__(self):
+        self.started = self.stopped = False
+        FakeTracker.made.append(self)
+
+    def start(self):
+        self.started = True
+
+    def stop(self):
+        self.stopped = True
+        index = FakeTracker.made.index(self)
+
+        class Data:
+            energy_consumed, cpu_energy, ram_energy, gpu_energy = 1e-6 * (index + 1), 6e-7, 4e-7, 0.0
+            cpu_power, ram_power, gpu_power, duration, codecarbon_version = 8.0, 10.0, 0.0, 1.5, "3.3.2"
+
+        self.final_emissions_data = Data
+
+
+def test_codecarbon_meter_laps_with_fresh_trackers():
+    from spectrolab.energy.codecarbon import CodeCarbonMeter
+
+    FakeTracker.made = []
+    meter = CodeCarbonMeter(tracker_factory=FakeTracker)
+    meter.start()
+    first = meter.lap()
+    last = meter.stop()
+    assert [t.stopped for t in FakeTracker.made] == [True, True]  # no tracker left running
+    assert (first.joules_low, last.joules_low) == pytest.approx((3.6, 7.2))
+    assert first.method.startswith("estimated by CodeCarbon 3.3.2 offline") and first.estimated
+
+
+def test_codecarbon_offline_for_real_touches_no_network():
+    """The real OfflineEmissionsTracker on this machine, sockets disabled (the autouse fixture)."""
+    from spectrolab.energy.codecarbon import CodeCarbonMeter
+
+    with pytest.raises(ConfigError, match="unknown country code"):
+        CodeCarbonMeter(country="XX")
+    meter = CodeCarbonMeter(country="FR", measure_power_secs=0.5)
+    with meter:
+        sum(range(200_000))
+    assert meter.result is not None and meter.result.joules_low > 0
+    assert "CodeCarbon" in meter.result.method
