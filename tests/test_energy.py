@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import socket
@@ -30,6 +31,7 @@ from spectrolab.energy import (
 )
 from spectrolab.energy import estimate as estimate_module
 from spectrolab.energy.rapl import counted_domains, discover_domains, wrapped_delta
+from spectrolab.energy.records import Measurement, read_measurement, write_measurement
 from spectrolab.errors import ConfigError, EnergyError
 from spectrolab.training.energy import EnergyRecorder, read_record, training_energy
 
@@ -415,3 +417,49 @@ def test_codecarbon_offline_for_real_touches_no_network():
         sum(range(200_000))
     assert meter.result is not None and meter.result.joules_low > 0
     assert "CodeCarbon" in meter.result.method
+
+
+# -- command line: run_measured and energy report ------------------------------------------------------------
+
+
+def test_run_measured_prints_per_call_and_per_unit(tmp_path, capsys):
+    from spectrolab.cli.energy import run_measured
+
+    args = argparse.Namespace(
+        energy=False, energy_json=str(tmp_path / "m.json"), energy_meter="estimate", energy_seconds=0.05,
+        country=None, g_per_kwh=100.0, force=False,
+    )  # fmt: skip
+    calls = []
+    assert run_measured(args, lambda: calls.append(1) or len(calls), name="tagging", unit="song", units=4) == 1
+    out = capsys.readouterr().out
+    assert "energy: " in out and "energy per song (4 per call): " in out and "at 100 g CO2e/kWh (user-given" in out
+    record = read_measurement(tmp_path / "m.json")
+    assert record.unit == "song" and record.energy.repeats == 4 * (len(calls) - 1)
+    args.energy_json = None
+    assert run_measured(args, lambda: "plain", name="x", unit="call") == "plain"  # no --energy: just the call
+    assert capsys.readouterr().out == ""
+
+
+def test_energy_report_table_png_json_and_errors(tmp_path, capsys, one_thread):
+    from spectrolab.cli.main import main
+
+    run = tmp_path / "codec_run"
+    tiny_fit(run, max_epochs=1)
+    measurements = tmp_path / "results"
+    for name, joules in (("edit, prior nb", 0.3), ("edit, prior transformer", 4.0)):
+        energy = EnergyResult(joules_low=joules, joules_high=2 * joules, seconds=0.1, method="estimated (x)",
+                              estimated=True, repeats=20)  # fmt: skip
+        write_measurement(measurements / f"{name.split()[-1]}.json", Measurement(name, energy, unit="edit"))
+    png = tmp_path / "report.png"
+    assert main(["energy", "report", str(run), str(measurements), "--out", str(png)]) == 0
+    table = capsys.readouterr().out
+    assert "codec_run" in table and "training" in table and "edit, prior transformer" in table
+    assert "0.3-0.6 J" in table and "edit (x20)" in table and "480 g CO2e/kWh (world average" in table
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["energy", "report", str(measurements / "nb.json"), "--json", "--country", "FR"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["co2e"]["intensity"]["g_per_kwh"] == 56 and row["energy"]["joules_high"] == 0.6
+    assert main(["energy", "report", str(tmp_path / "missing")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    assert main(["energy", "report", str(run), "--country", "ZZ"]) == 2
+    assert "unknown country code 'ZZ'" in capsys.readouterr().err

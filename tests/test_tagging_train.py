@@ -245,6 +245,10 @@ def test_command_line_train_eval_tag(clips, tmp_path, capsys):
     assert (tmp_path / "png/00000.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(OutputExistsError):
         _cli("tag", str(wav), "--model", str(out / "model"), "--json", str(tmp_path / "t.json"))
+    two = [str(wav), str(clips / "test" / "00001.wav")]
+    assert _cli("tag", *two, "--model", str(out / "model"), "--energy", "--energy-seconds", "0.1") == 0
+    printed = capsys.readouterr().out
+    assert "energy per song (2 per call): " in printed and "carbon per song: " in printed and "estimated" in printed
 
 
 def test_predict_files_batched_equals_one_by_one(clips, tmp_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from spectrolab.audio import io
+from spectrolab.cli.energy import add_energy_options, run_measured
 from spectrolab.codec import load_codec
 from spectrolab.data.nsynth import NSYNTH_FAMILIES
 from spectrolab.edit.blur import BlurOptions, blur_file
@@ -66,8 +67,13 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         conditioning=_conditioning(args),
     )
-    result = blur_file(
-        args.input, args.output, codec=codec, prior=prior, region=region, options=options, force=args.force
+    result = run_measured(  # repeated calls (--energy) overwrite the output they wrote themselves
+        args,
+        lambda: blur_file(
+            args.input, args.output, codec=codec, prior=prior, region=region, options=options, force=True
+        ),
+        name=f"edit, prior {args.prior}",
+        unit="edit",
     )
     r = result.region
     print(
@@ -98,4 +104,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--family", choices=NSYNTH_FAMILIES, help="target instrument family")
     p.add_argument("--plot", type=Path, help="also write a before/after PNG with the code grid and region")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    add_energy_options(p)
     p.set_defaults(run=_run)
