@@ -98,7 +98,7 @@ def _tag(args: argparse.Namespace) -> int:
     predictions = run_measured(
         args,
         lambda: predict_files(tagger, args.files, how=args.aggregation),
-        name="tagging",
+        name=f"tagging, model {Path(args.model).name}",
         unit="song",
         units=len(args.files),
     )

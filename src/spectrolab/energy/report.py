@@ -79,11 +79,17 @@ def collect_rows(paths: list[str | Path]) -> list[ReportRow]:
     return rows
 
 
+def by_category(rows: list[ReportRow]) -> list[tuple[str, list[ReportRow]]]:
+    """The rows grouped by category, categories and rows in the order they first appear."""
+    return [(c, [r for r in rows if r.category == c]) for c in dict.fromkeys(r.category for r in rows)]
+
+
 def report_table(rows: list[ReportRow], intensity: CarbonIntensity | None = None) -> str:
-    """A plain-text table: name, category, per, joules, seconds, g CO2e, method; the intensity under it."""
+    """A plain-text table (rows grouped by category): name, category, per, joules, seconds, g CO2e, method; the
+    carbon intensity under it."""
     header = ("name", "category", "per", "energy", "seconds", "g CO2e", "method")
     lines = [header]
-    for row in rows:
+    for row in (r for _, members in by_category(rows) for r in members):
         carbon = emissions(row.energy, intensity)
         grams = (
             f"{carbon.grams_low:.3g}-{carbon.grams_high:.3g}" if row.energy.estimated else f"{carbon.grams_high:.3g}"
@@ -115,7 +121,7 @@ def report_json(rows: list[ReportRow], intensity: CarbonIntensity | None = None)
 
 def report_figure(rows: list[ReportRow]) -> plt.Figure:
     """Horizontal bars on a log scale, one per row (the range as an error bar), training and inference apart."""
-    groups = [(c, [r for r in rows if r.category == c]) for c in dict.fromkeys(r.category for r in rows)]
+    groups = by_category(rows)
     fig, axes = plt.subplots(len(groups), 1, figsize=(9, 1.2 + 0.45 * len(rows) + 0.6 * len(groups)), squeeze=False)
     for ax, (category, members) in zip(axes[:, 0], groups, strict=True):
         mids = [r.energy.joules for r in members]
