@@ -463,3 +463,12 @@ def test_energy_report_table_png_json_and_errors(tmp_path, capsys, one_thread):
     assert "no such run folder" in capsys.readouterr().err
     assert main(["energy", "report", str(run), "--country", "ZZ"]) == 2
     assert "unknown country code 'ZZ'" in capsys.readouterr().err
+
+
+def test_combined_meter_starts_and_stops_its_parts(powercap):
+    rapl = RaplMeter(root=powercap["root"], poll_seconds=0.01)
+    combined = CombinedMeter([rapl, NvmlMeter(nvml=FakeNvml(steps=(1000,)))])
+    with combined:
+        assert rapl._poller is not None  # RAPL polls in the background inside a combined meter too
+    assert rapl._poller is None and combined.result is not None
+    assert combined.result.method == "measured (RAPL package+DRAM) + measured (NVML GPU 0)"

@@ -33,8 +33,17 @@ class Meter(ABC):
     def running(self) -> bool:
         return self._begin is not None
 
+    def started(self) -> None:
+        """Called after ``start()`` (e.g. to begin polling counters in the background); nothing by default."""
+        return None
+
+    def stopped(self) -> None:
+        """Called after ``stop()``; nothing by default."""
+        return None
+
     def start(self) -> None:
         self._begin = self.snapshot()
+        self.started()
 
     def lap(self) -> EnergyResult:
         """Energy since ``start()`` or the previous lap; the meter keeps running from now."""
@@ -48,6 +57,7 @@ class Meter(ABC):
     def stop(self) -> EnergyResult:
         self.result = self.lap()
         self._begin = None
+        self.stopped()
         return self.result
 
     def __enter__(self) -> Meter:
@@ -69,6 +79,14 @@ class CombinedMeter(Meter):
 
     def snapshot(self) -> list[Any]:
         return [m.snapshot() for m in self.meters]
+
+    def started(self) -> None:
+        for m in self.meters:
+            m.started()
+
+    def stopped(self) -> None:
+        for m in self.meters:
+            m.stopped()
 
     def between(self, before: list[Any], after: list[Any]) -> EnergyResult:
         parts = [m.between(b, a) for m, b, a in zip(self.meters, before, after, strict=True)]

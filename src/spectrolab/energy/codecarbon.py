@@ -88,7 +88,12 @@ class CodeCarbonMeter(Meter):
         cpu_modes = [str(getattr(h, "_mode", "?")) for h in hardware if type(h).__name__ == "CPU"]
         return data, ",".join(cpu_modes) or "unknown"
 
+    def stopped(self) -> None:
+        if self._tracker is not None:  # stopped through lap() (e.g. inside a CombinedMeter): close the fresh one
+            self._close()
+
     def stop(self) -> EnergyResult:
+        """Close the running tracker without starting another."""
         begin = self._begin
         if begin is None:
             raise EnergyError("CodeCarbonMeter: stop() before start()")

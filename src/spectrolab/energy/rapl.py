@@ -103,19 +103,16 @@ class RaplMeter(Meter):
         while not self._stopping.wait(self._poll_seconds):
             self.poll()
 
-    def start(self) -> None:
-        super().start()
+    def started(self) -> None:
         if self._poll_seconds and self._poller is None:
             self._stopping.clear()
             self._poller = threading.Thread(target=self._poll_loop, name="rapl-poll", daemon=True)
             self._poller.start()
 
-    def stop(self) -> EnergyResult:
-        result = super().stop()
+    def stopped(self) -> None:
         if self._poller is not None:
             self._stopping.set()
             self._poller = None
-        return result
 
     def snapshot(self) -> tuple[float, list[int]]:
         return time.perf_counter(), self.poll()
