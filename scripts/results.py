@@ -20,6 +20,7 @@ SCRIPTS: dict[str, list[str]] = {
     "tagging": ["scripts/tagging_results.py", "--task", "both"],
     "codec": ["scripts/codec_results.py"],
     "priors": ["scripts/prior_results.py"],
+    "energy": ["scripts/energy_results.py"],
 }
 
 

@@ -25,10 +25,12 @@ from safetensors.torch import load_file, save_file
 from spectrolab.codec import DEFAULT_CODEC_DIR, load_codec
 from spectrolab.data.nsynth import NSynthDataset
 from spectrolab.data.nsynth_render import RenderConfig, render_nsynth
+from spectrolab.energy import create_meter
 from spectrolab.models import count_parameters, create_model, save_model_dir
 from spectrolab.models.registry import WEIGHTS_NAME
 from spectrolab.priors import bits_per_code
 from spectrolab.priors.api import ASSETS
+from spectrolab.training.energy import energy_entry, training_energy
 from spectrolab.training.prior import EncodedGrids, TrainingBudget, encode_dataset, train_transformer_prior
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,11 +86,14 @@ def fit_naive_bayes(args: argparse.Namespace, train: EncodedGrids, valid: Encode
         neighbour_vocab=args.nb_vocab,
     )
     started = time.perf_counter()
-    nb.fit(train.grids, conditioning=train.conditioning)
+    with create_meter("auto") as meter:
+        nb.fit(train.grids, conditioning=train.conditioning)
     seconds = time.perf_counter() - started
     bits = bits_per_code(nb, valid.grids, conditioning=valid.conditioning)
     print(f"naive bayes: fitted in {seconds:.2f} s, valid {bits:.3f} bits/code", flush=True)
     metadata = {**provenance(args), "fit_seconds": seconds, "valid_bits_per_code": bits}
+    assert meter.result is not None
+    metadata["training_energy"] = energy_entry(meter.result)
     save_model_dir(nb, Path(args.out) / "prior_nb", metadata=metadata, force=args.force)
 
 
@@ -112,6 +117,7 @@ def train_transformer(args: argparse.Namespace, train: EncodedGrids, valid: Enco
     seconds = time.perf_counter() - started
     print(f"transformer: {count_parameters(model)} parameters, {metrics} in {seconds:.0f} s", flush=True)
     metadata = {**provenance(args), "budget": asdict(budget), "train_seconds": seconds, "final": metrics}
+    metadata["training_energy"] = training_energy(args.logs)
     save_model_dir(model, Path(args.out) / "prior_transformer", metadata=metadata, force=args.force)
 
 

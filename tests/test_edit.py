@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 
 import pytest
 import torch
@@ -178,3 +179,22 @@ def test_demo_blurs_the_bundled_note(tmp_path, capsys):
         assert str(tmp_path / name) in printed
     assert io.load(tmp_path / "example_blur_nb.wav").shape == io.load(tmp_path / "example_note.wav").shape
     assert main(args) == 0, "the demo replaces its own outputs"
+
+
+def test_cli_blur_energy_measures_by_repetition_without_changing_the_edit(tmp_path, codec, priors, notes, capsys):
+    save_model_dir(codec, tmp_path / "codec")
+    save_model_dir(priors["nb"], tmp_path / "nb")
+    note = io.save(tmp_path / "note.wav", notes[2], sample_rate=SAMPLE_RATE)
+    base = ["blur", str(note), "--codec", str(tmp_path / "codec"), "--prior", str(tmp_path / "nb"), "--seed", "3"]
+    assert main([*base, "-o", str(tmp_path / "plain.wav"), "--time", "0.5:1.5"]) == 0
+    record = tmp_path / "energy/nb.json"
+    measured = [*base, "-o", str(tmp_path / "m.wav"), "--time", "0.5:1.5", "--energy-seconds", "0.2"]
+    assert main([*measured, "--energy-meter", "estimate", "--country", "SE", "--energy-json", str(record)]) == 0
+    out = capsys.readouterr().out
+    assert "energy: " in out and "estimated (CPU-seconds x 3-10 W/core + RAM 0.5-3 W x wall)" in out
+    assert "at 41 g CO2e/kWh (SE;" in out
+    assert (tmp_path / "m.wav").read_bytes() == (tmp_path / "plain.wav").read_bytes()
+    data = json.loads(record.read_text())
+    assert data["schema"] == "spectrolab.energy.measurement/1" and data["unit"] == "edit"
+    assert 0 < data["energy"]["joules_low"] <= data["energy"]["joules_high"] and data["energy"]["repeats"] >= 1
+    assert main([*measured, "--energy-json", str(record)]) == 2  # the record exists: --force needed

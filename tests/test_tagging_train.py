@@ -139,6 +139,9 @@ def test_train_resume_export_and_evaluate(clips, tmp_path):
         _config(clips, tmp_path / "run", max_epochs=3, resume=str(tmp_path / "run/checkpoints/last.ckpt"))
     )
     assert resumed.steps == 9
+    energy = json.loads((resumed.model_dir / "config.json").read_text())["metadata"]["training_energy"]
+    assert energy["sessions"] == 2 and energy["method"].startswith("estimated (CPU-seconds")
+    assert 0 < energy["joules"][0] <= energy["joules"][1] and energy["co2e_grams"][1] > 0
     with open(tmp_path / "run/logs/metrics.csv") as fh:  # the rows logged before the resume are kept
         validations = [int(r["step"]) for r in csv.DictReader(fh) if r.get("val/tracks")]
     assert validations == [2, 5, 8]
@@ -242,6 +245,10 @@ def test_command_line_train_eval_tag(clips, tmp_path, capsys):
     assert (tmp_path / "png/00000.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(OutputExistsError):
         _cli("tag", str(wav), "--model", str(out / "model"), "--json", str(tmp_path / "t.json"))
+    two = [str(wav), str(clips / "test" / "00001.wav")]
+    assert _cli("tag", *two, "--model", str(out / "model"), "--energy", "--energy-seconds", "0.1") == 0
+    printed = capsys.readouterr().out
+    assert "energy per song (2 per call): " in printed and "carbon per song: " in printed and "estimated" in printed
 
 
 def test_predict_files_batched_equals_one_by_one(clips, tmp_path):

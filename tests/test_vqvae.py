@@ -3,6 +3,8 @@ the digits prototype and the encode/decode CLI."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -166,6 +168,8 @@ def test_train_codec_runs_resumes_and_exports(tmp_path):
         CodecTrainConfig(**{**train.__dict__, "max_steps": 3, "resume": str(tmp_path / "run/checkpoints/last.ckpt")})
     )
     assert resumed.steps == 3
+    energy = json.loads((resumed.model_dir / "config.json").read_text())["metadata"]["training_energy"]
+    assert energy["sessions"] == 2 and 0 < energy["joules"][0] <= energy["joules"][1]
 
 
 def test_libraries_share_the_notes_and_cosine_decays(tmp_path):

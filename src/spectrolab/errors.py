@@ -23,3 +23,7 @@ class DataError(SpectrolabError):
 
 class OutputExistsError(SpectrolabError):
     """An output path exists and overwriting was not asked for (use --force)."""
+
+
+class EnergyError(SpectrolabError):
+    """An energy counter is missing or unreadable, or an energy record is missing or malformed."""

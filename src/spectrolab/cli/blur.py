@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from spectrolab.audio import io
+from spectrolab.cli.energy import add_energy_options, run_measured
 from spectrolab.codec import load_codec
 from spectrolab.data.nsynth import NSYNTH_FAMILIES
 from spectrolab.edit.blur import BlurOptions
@@ -67,16 +68,21 @@ def _run(args: argparse.Namespace) -> int:
         seed=args.seed,
         conditioning=_conditioning(args),
     )
-    result = edit_file(
-        args.input,
-        args.output,
-        codec=codec,
-        prior=prior,
-        region=region,
-        options=options,
-        resynthesize=args.resynthesize,
-        subtype=args.subtype,
-        force=args.force,
+    result = run_measured(  # repeated calls (--energy) overwrite the output they wrote themselves
+        args,
+        lambda: edit_file(
+            args.input,
+            args.output,
+            codec=codec,
+            prior=prior,
+            region=region,
+            options=options,
+            resynthesize=args.resynthesize,
+            subtype=args.subtype,
+            force=True,
+        ),
+        name=f"edit, prior {args.prior}",
+        unit="edit",
     )
     out = result.audio
     print(
@@ -124,4 +130,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--subtype", help="output sample type, e.g. PCM_16, PCM_24, FLOAT (default: the input's)")
     p.add_argument("--plot", type=Path, help="also write a before/after PNG at the input's rate, grid and region drawn")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    add_energy_options(p)
     p.set_defaults(run=_run)

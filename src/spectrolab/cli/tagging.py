@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from spectrolab.audio.io import atomic_write_bytes, check_writable
+from spectrolab.cli.energy import add_energy_options, run_measured
 from spectrolab.cli.train import subcommand_group, train_subparsers
 from spectrolab.errors import ConfigError
 from spectrolab.tag.aggregate import AGGREGATIONS
@@ -94,7 +95,13 @@ def _tag(args: argparse.Namespace) -> int:
     if args.json:
         check_writable(args.json, force=args.force)
     tagger = load_any_tagger(args.model)
-    predictions = predict_files(tagger, args.files, how=args.aggregation)
+    predictions = run_measured(
+        args,
+        lambda: predict_files(tagger, args.files, how=args.aggregation),
+        name=f"tagging, model {Path(args.model).name}",
+        unit="song",
+        units=len(args.files),
+    )
     for prediction in predictions:
         tags = ", ".join(f"{label} {score:.2f}" for label, score in prediction.top(args.top))
         print(f"{prediction.path}: {tags}")
@@ -170,6 +177,7 @@ def _register_tag(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", help="write all scores and chunk scores to this JSON file")
     p.add_argument("--taggram", help="write a taggram PNG per file into this folder")
     p.add_argument("--force", action="store_true", help="overwrite outputs")
+    add_energy_options(p)
     p.set_defaults(run=_tag)
 
 

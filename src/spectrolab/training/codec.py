@@ -30,6 +30,7 @@ from spectrolab.data.nsynth import NSynthDataset
 from spectrolab.errors import ConfigError, DataError, OutputExistsError
 from spectrolab.models import count_parameters, create_model, save_model_dir
 from spectrolab.training.callbacks import CodecMediaLogger
+from spectrolab.training.energy import EnergyRecorder, training_energy
 from spectrolab.training.logs import csv_history_kept, run_loggers
 
 LR_SCHEDULES = ("constant", "cosine")
@@ -271,7 +272,7 @@ def _trainer(config: CodecTrainConfig, out: Path, best: ModelCheckpoint) -> L.Tr
         gradient_clip_val=1.0,
         val_check_interval=config.val_every,
         check_val_every_n_epoch=None,
-        callbacks=[best, latest, CodecMediaLogger()],
+        callbacks=[best, latest, CodecMediaLogger(), EnergyRecorder(out)],
         logger=run_loggers(out),
         log_every_n_steps=10,
         default_root_dir=out,
@@ -345,6 +346,7 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
         },
         "parameters": count_parameters(codec),
         "best_val_mel_lsd": None if best_score is None else float(best_score),
+        "training_energy": training_energy(out),
     }
     save_model_dir(codec, model_dir, metadata=metadata, force=True)
     best_lsd = None if best_score is None or math.isnan(float(best_score)) else float(best_score)

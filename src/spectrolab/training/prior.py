@@ -21,6 +21,7 @@ from spectrolab.data.nsynth import NSynthDataset
 from spectrolab.errors import ConfigError
 from spectrolab.priors.base import Conditioning
 from spectrolab.priors.transformer import MaskedCodeTransformer
+from spectrolab.training.energy import EnergyRecorder
 
 
 def random_hidden(shape: tuple[int, int, int], *, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -188,6 +189,7 @@ def train_transformer_prior(
         accelerator="cpu",
         devices=1,
         logger=L.pytorch.loggers.CSVLogger(log_dir) if log_dir else False,
+        callbacks=[EnergyRecorder(log_dir)] if log_dir else [],
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,

@@ -30,6 +30,7 @@ from spectrolab.models import count_parameters, create_model, save_model_dir
 from spectrolab.tag.aggregate import Aggregation, aggregate_segments
 from spectrolab.tag.metrics import accuracy, multilabel_scores
 from spectrolab.tag.predict import Tagger, load_tagger, model_int, tagger_from_model
+from spectrolab.training.energy import EnergyRecorder, training_energy
 from spectrolab.training.logs import csv_history_kept, run_loggers
 
 
@@ -207,7 +208,7 @@ def _trainer(config: TrainConfig, out: Path, monitor: str) -> L.Trainer:
         max_time=None if config.max_minutes is None else timedelta(minutes=config.max_minutes),
         check_val_every_n_epoch=None if config.val_every_steps else config.val_every_epochs,
         val_check_interval=config.val_every_steps,
-        callbacks=[checkpoint, stop],
+        callbacks=[checkpoint, stop, EnergyRecorder(out)],
         logger=run_loggers(out),
         enable_progress_bar=config.progress,
         log_every_n_steps=5,
@@ -234,6 +235,7 @@ def _export(config: TrainConfig, module: TaggerModule, trainer: L.Trainer, secon
         "train_seconds": round(seconds, 1),
         "steps": trainer.global_step,
         "parameters": count_parameters(module.model),
+        "training_energy": training_energy(config.out),
     }
     return save_model_dir(module.model, Path(config.out) / "model", metadata=metadata, force=True)
 
