@@ -233,3 +233,16 @@ def test_cli_encode_decode_and_force(notes, tmp_path, capsys):
     (tmp_path / "bad.codes").write_bytes(b"junk")
     assert main(["decode", str(tmp_path / "bad.codes"), "-o", str(tmp_path / "b.wav")]) == 2
     assert "code-grid" in capsys.readouterr().err
+
+
+def test_level_difference_counts_loud_frames_in_the_span():
+    t = torch.arange(16000) / 16000
+    tone = torch.sin(2 * torch.pi * 440 * t) * torch.where(t < 0.5, 1.0, 1e-4)  # -80 dB after 0.5 s
+    louder = tone * 2.0
+    assert float(metrics.level_difference_db(tone, louder)) == pytest.approx(6.0206, abs=1e-3)
+    quiet_tail = torch.cat([tone[:8000] * 2.0, tone[8000:] * 100.0])
+    assert float(metrics.level_difference_db(tone, quiet_tail)) == pytest.approx(6.0206, abs=1e-3)
+    assert torch.isnan(metrics.level_difference_db(tone, louder, start=8000, floor_db=60.0))
+    assert float(metrics.level_difference_db(tone, quiet_tail, start=8000, floor_db=90.0)) == pytest.approx(
+        40.0, abs=1e-2
+    )

@@ -84,3 +84,31 @@ def multi_resolution_stft_distance(
         log_l1 = (ref.clamp_min(1e-5).log() - est.clamp_min(1e-5).log()).abs().flatten(-2).mean(-1)
         total = total + sc + log_l1
     return total / len(resolutions)
+
+
+def level_difference_db(
+    reference: torch.Tensor,
+    estimate: torch.Tensor,
+    *,
+    frame_length: int = 400,
+    floor_db: float = 60.0,
+    start: int = 0,
+    stop: int | None = None,
+) -> torch.Tensor:
+    """Mean level error in dB: over frames of ``frame_length`` samples within ``[start, stop)`` where the
+    reference lies within ``floor_db`` of its loudest frame, the mean of (estimate dB - reference dB) of the
+    frames' RMS. Positive means too loud; NaN where no frame qualifies."""
+    length = min(reference.shape[-1], estimate.shape[-1])
+    frames = length // frame_length
+
+    def frame_db(x: torch.Tensor) -> torch.Tensor:
+        power = x[..., : frames * frame_length].unflatten(-1, (frames, frame_length)).pow(2).mean(-1)
+        return 10 * torch.log10(power.clamp_min(1e-12))
+
+    ref, est = frame_db(reference), frame_db(estimate)
+    index = torch.arange(frames, device=reference.device) * frame_length
+    inside = (index >= start) & (index + frame_length <= (length if stop is None else stop))
+    loud = ref >= ref.amax(-1, keepdim=True) - floor_db
+    keep = loud & inside
+    total = ((est - ref) * keep).sum(-1)
+    return total / keep.sum(-1)
