@@ -6,13 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-from spectrolab.audio.io import check_writable
 from spectrolab.cli.train import train_subparsers
-from spectrolab.codec.api import decode, encode, load_codec
-from spectrolab.codec.codegrid import CodeGrids
 
 
 def _encode(args: argparse.Namespace) -> int:
+    from spectrolab.audio.io import check_writable
+    from spectrolab.codec.api import encode, load_codec
+
     check_writable(args.output, force=args.force)
     codec = load_codec(args.model)
     grids = encode(args.input, codec=codec)
@@ -26,6 +26,10 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _decode(args: argparse.Namespace) -> int:
+    from spectrolab.audio.io import check_writable
+    from spectrolab.codec.api import decode, load_codec
+    from spectrolab.codec.codegrid import CodeGrids
+
     check_writable(args.output, force=args.force)
     codec = load_codec(args.model)
     grids = CodeGrids.load(args.input)
@@ -84,14 +88,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="vqvae_default", help="registered codec (see `spectrolab models --task codec`)")
     p.add_argument("--model-args", default="{}", help="JSON overrides of the preset's arguments")
     p.add_argument("--train-notes", type=int, default=2000, help="notes loaded for training, covering every pitch")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=8, help="crops per optimiser step")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--audio-weight", type=float, default=0.0, help="multi-resolution STFT loss weight")
     p.add_argument("--max-minutes", type=float, default=70.0, help="wall-clock budget (resuming counts past time)")
-    p.add_argument("--max-steps", type=int, default=-1)
+    p.add_argument("--max-steps", type=int, default=-1, help="step budget (-1: none, the time budget decides)")
     p.add_argument("--val-every", type=int, default=300, help="validate every this many steps")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--resume", help="checkpoint to resume from (e.g. OUT/checkpoints/last.ckpt)")
     p.add_argument("--force", action="store_true", help="retrain over an exported model in OUT")
     p.set_defaults(run=_train)

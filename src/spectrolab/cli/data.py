@@ -8,13 +8,14 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from spectrolab.data.nsynth import NSYNTH_FAMILIES, SPLITS, read_examples, split_dir
-from spectrolab.data.nsynth_render import (
+from spectrolab.data.nsynth_format import (
     MANIFEST_FILE,
+    NSYNTH_FAMILIES,
     NSYNTH_PITCHES,
     NSYNTH_VELOCITIES,
-    RenderConfig,
-    render_nsynth,
+    SPLITS,
+    read_examples,
+    split_dir,
 )
 from spectrolab.data.ranges import parse_int_spec
 from spectrolab.data.soundfont import DEFAULT_SOUNDFONT
@@ -28,6 +29,8 @@ def _span(values: tuple[int, ...]) -> str:
 
 
 def _render(args: argparse.Namespace) -> int:
+    from spectrolab.data.nsynth_render import RenderConfig, render_nsynth
+
     config = RenderConfig(
         soundfont=args.soundfont,
         programs=parse_int_spec(args.programs, name="--programs", low=0, high=127),
@@ -79,8 +82,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument("--soundfont", default=DEFAULT_SOUNDFONT, help="a .sf2 path or a name in the system folders")
     render.add_argument("--out", required=True, help="output folder (gets nsynth-{train,valid,test}/)")
     render.add_argument("--programs", default="0:127", help="GM programs 0-127; unmapped ones are skipped")
-    render.add_argument("--pitches", default=_span(NSYNTH_PITCHES), help="MIDI pitches (default: NSynth's)")
-    render.add_argument("--velocities", default=_span(NSYNTH_VELOCITIES), help="MIDI velocities (default: NSynth's)")
+    render.add_argument(
+        "--pitches", default=_span(NSYNTH_PITCHES), help="MIDI pitches (default: NSynth's, %(default)s)"
+    )
+    render.add_argument(
+        "--velocities", default=_span(NSYNTH_VELOCITIES), help="MIDI velocities (default: NSynth's, %(default)s)"
+    )
     render.add_argument("--seed", type=int, default=0, help="seed of the split assignment and subsampling")
     render.add_argument("--max-per-program", type=int, help="keep this many notes per program (all pitches first)")
     render.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="rendering processes")

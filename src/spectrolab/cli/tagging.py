@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from spectrolab.audio.io import atomic_write_bytes, check_writable
 from spectrolab.cli.train import subcommand_group, train_subparsers
 from spectrolab.errors import ConfigError
-from spectrolab.tag.aggregate import AGGREGATIONS
-from spectrolab.tag.predict import DEFAULT_TAGGER
+from spectrolab.paths import DEFAULT_TAGGER
+from spectrolab.tag.names import AGGREGATIONS
 
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")  # Lightning's names; 16-mixed needs a GPU
 
@@ -72,6 +71,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from spectrolab.audio.io import atomic_write_bytes
     from spectrolab.data.tracks import load_tracks
     from spectrolab.tag.evaluate import evaluate_tagger
     from spectrolab.training.tagging import load_any_tagger
@@ -87,6 +87,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _tag(args: argparse.Namespace) -> int:
+    from spectrolab.audio.io import atomic_write_bytes, check_writable
     from spectrolab.tag.predict import predict_files
     from spectrolab.tag.taggram import save_taggram
     from spectrolab.training.tagging import load_any_tagger
@@ -123,12 +124,12 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="dataset: clips, MagnaTagATune layout or NSynth format")
     p.add_argument("--out", required=True, help="run folder: checkpoints/, logs/, model/")
     p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE", help="builder argument")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--max-epochs", type=int, default=100)
-    p.add_argument("--max-steps", type=int, default=-1)
-    p.add_argument("--max-minutes", type=float, default=None, help="wall-clock training budget")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--batch-size", type=int, default=16, help="chunks per optimiser step")
+    p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
+    p.add_argument("--max-epochs", type=int, default=100, help="epoch budget")
+    p.add_argument("--max-steps", type=int, default=-1, help="step budget (-1: none)")
+    p.add_argument("--max-minutes", type=float, default=None, help="wall-clock training budget (default: none)")
     p.add_argument("--val-tracks", type=int, help="validate on this many tracks spread over the split (default all)")
     p.add_argument("--val-every-steps", type=int, help="validate every this many steps (default: after every epoch)")
     p.add_argument("--patience", type=int, default=10, help="early stopping: validations without improvement")
@@ -154,7 +155,7 @@ def _register_eval(subparsers: argparse._SubParsersAction) -> None:
     p = group.add_parser("tagger", help="song-level evaluation of a tagger")
     p.add_argument("checkpoint", help="model directory or Lightning .ckpt")
     p.add_argument("--data", required=True, help="dataset folder")
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split to evaluate")
     p.add_argument("--json", help="also write the scores to this JSON file")
     p.add_argument("--force", action="store_true", help="overwrite --json")
     _add_eval_options(p)
@@ -164,7 +165,9 @@ def _register_eval(subparsers: argparse._SubParsersAction) -> None:
 def _register_tag(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("tag", help="tag audio files with a trained tagger")
     p.add_argument("files", nargs="+", help="audio files")
-    p.add_argument("--model", default=str(DEFAULT_TAGGER), help="model directory or .ckpt (default: shipped)")
+    p.add_argument(
+        "--model", default=str(DEFAULT_TAGGER), help="model directory or .ckpt (default: the shipped tagger)"
+    )
     p.add_argument("--top", type=int, default=5, help="tags to print per file")
     p.add_argument("--aggregation", choices=AGGREGATIONS, default=None, help="default: the model's own")
     p.add_argument("--json", help="write all scores and chunk scores to this JSON file")

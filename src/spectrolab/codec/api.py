@@ -12,8 +12,7 @@ from spectrolab.codec.codegrid import CodeGrids
 from spectrolab.codec.vqvae import Codec
 from spectrolab.errors import ModelError
 from spectrolab.models.registry import load_model_dir
-
-DEFAULT_CODEC_DIR = Path(__file__).resolve().parent.parent / "assets" / "codec_default"
+from spectrolab.paths import DEFAULT_CODEC_DIR
 
 
 def load_codec(directory: str | os.PathLike[str] | None = None) -> Codec:

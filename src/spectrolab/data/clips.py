@@ -26,9 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from spectrolab.audio.io import atomic_write_bytes, save
 from spectrolab.data.gm import GM_TO_NSYNTH
-from spectrolab.data.nsynth import NSYNTH_FAMILIES
+from spectrolab.data.nsynth_format import NSYNTH_FAMILIES
 from spectrolab.data.soundfont import SoundfontSynth, normalize_loudness
 from spectrolab.errors import ConfigError, DataError, OutputExistsError
 
@@ -290,6 +289,8 @@ def _metadata_csv(rows: list[dict[str, str]]) -> bytes:
 
 
 def _render_split(renderer: ClipRenderer, recipe: ClipRecipe, split: str, directory: Path) -> list[dict[str, str]]:
+    from spectrolab.audio.io import save  # torch: imported on use, so that the command line starts fast
+
     programs = split_programs(split)
     rows = []
     for index in range(recipe.counts.get(split, 0)):
@@ -318,6 +319,8 @@ def render_clips(
     progress: Callable[[str, int], None] | None = None,
 ) -> Path:
     """Render the clip dataset of ``recipe`` into ``directory`` (layout in the module docstring)."""
+    from spectrolab.audio.io import atomic_write_bytes  # torch: imported on use
+
     directory = Path(directory)
     if (directory / LABELS_NAME).exists() and not force:
         raise OutputExistsError(f"{directory}: holds a clip dataset already; pass --force to overwrite")

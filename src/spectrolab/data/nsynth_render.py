@@ -35,7 +35,17 @@ from tqdm import tqdm
 from spectrolab import __version__
 from spectrolab.audio import io
 from spectrolab.data.gm import GM_TO_NSYNTH, GMInstrument
-from spectrolab.data.nsynth import EXAMPLES_FILE, NSYNTH_FAMILIES, NSYNTH_QUALITIES, NSYNTH_SOURCES, SPLITS, split_dir
+from spectrolab.data.nsynth_format import (
+    EXAMPLES_FILE,
+    MANIFEST_FILE,
+    NSYNTH_FAMILIES,
+    NSYNTH_PITCHES,
+    NSYNTH_QUALITIES,
+    NSYNTH_SOURCES,
+    NSYNTH_VELOCITIES,
+    SPLITS,
+    split_dir,
+)
 from spectrolab.data.soundfont import (
     DEFAULT_SOUNDFONT,
     NoteRenderer,
@@ -46,11 +56,8 @@ from spectrolab.data.soundfont import (
 )
 from spectrolab.errors import ConfigError, OutputExistsError
 
-NSYNTH_PITCHES = tuple(range(21, 109))
-NSYNTH_VELOCITIES = (25, 50, 75, 100, 127)
 HELD_OUT_FRACTION = 0.1
 PROBE_SECONDS = 0.25
-MANIFEST_FILE = "render.json"
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,18 @@ def list_models(task: str | None = None, *, pattern: str | None = None) -> list[
     return sorted(n for n in names if pattern is None or pattern in n)
 
 
+def model_catalog() -> list[dict[str, str]]:
+    """Name, task and description of every model the library registers (not those tests or users add)."""
+    _load_providers()
+    providers = tuple(f"{module}." for module in _PROVIDERS)
+    infos = (_REGISTRY[name] for name in list_models())
+    return [
+        {"name": i.name, "task": i.task, "description": i.description}
+        for i in infos
+        if f"{getattr(i.builder, '__module__', '')}.".startswith(providers)
+    ]
+
+
 def model_info(name: str) -> ModelInfo:
     """The :class:`ModelInfo` of ``name``; raises :class:`ModelError` listing close names if unknown."""
     _load_providers()

@@ -7,10 +7,8 @@ from pathlib import Path
 
 from spectrolab.errors import ModelError
 from spectrolab.models.registry import load_model_dir
+from spectrolab.paths import ASSETS, SHIPPED_PRIORS  # noqa: F401  (ASSETS re-exported for scripts)
 from spectrolab.priors.base import Prior
-
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
-SHIPPED_PRIORS: dict[str, Path] = {"nb": ASSETS / "prior_nb", "transformer": ASSETS / "prior_transformer"}
 
 
 def load_prior(name_or_dir: str | os.PathLike[str] = "nb") -> Prior:

@@ -13,10 +13,9 @@ from torch import nn
 from spectrolab.audio import io
 from spectrolab.errors import ModelError
 from spectrolab.models import load_model_dir
+from spectrolab.paths import DEFAULT_TAGGER
 from spectrolab.tag.aggregate import Aggregation, aggregate, probabilities
 from spectrolab.tag.inference import song_chunk_logits
-
-DEFAULT_TAGGER = Path(__file__).resolve().parent.parent / "assets" / "tagger_default"
 
 
 @dataclass(frozen=True)
