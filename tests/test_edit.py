@@ -155,6 +155,27 @@ def test_cli_blur_end_to_end(tmp_path, codec, priors, notes, capsys):
     assert "outside the 32 x 16 grid" in capsys.readouterr().err
 
 
+def test_shipped_transformer_edits_a_minute_of_sound(notes):
+    """The shipped transformer sees 16 columns (4 s); a 60 s sound is edited through a window around the region."""
+    codec, prior = load_codec(), load_prior("transformer")
+    wave = notes.repeat(3, 1).reshape(1, -1)  # the five notes three times: 60 s
+    region = Region(start_s=30.2, stop_s=31.3, low_hz=200.0, high_hz=4000.0)
+    result = blur(wave, codec=codec, prior=prior, region=region, options=BlurOptions(steps=4))
+    before, after = result.original.grids[0][0], result.edited.grids[0][0]
+    assert before.shape == (32, 235) and result.wave.shape == wave.shape
+    mask = result.cells.mask(*before.shape)
+    assert torch.equal(after[~mask], before[~mask]) and result.changed_cells > 0
+    whole = blur(wave, codec=codec, prior=prior, region=Region(0.0, 60.0, 0.0, 8000.0), options=BlurOptions(steps=2))
+    assert whole.cells.num_cells == 32 * 235 and whole.changed_cells > 32 * 235 // 2
+
+
+def test_cli_blur_with_the_transformer_on_a_long_file(tmp_path, notes, capsys):
+    note = io.save(tmp_path / "long.wav", notes[:4].reshape(-1), sample_rate=SAMPLE_RATE)  # 16 s
+    out = tmp_path / "out.wav"
+    assert main(["blur", str(note), "-o", str(out), "--prior", "transformer", "--time", "9:11", "--steps", "3"]) == 0
+    assert "resampled" in capsys.readouterr().out and io.info(out).duration == pytest.approx(16.0)
+
+
 def test_shipped_priors_fit_the_shipped_codec_and_record_their_training():
     codec = load_codec()
     height, width = codec.grid_shapes(64000)[0]
