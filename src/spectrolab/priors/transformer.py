@@ -18,6 +18,7 @@ window it is most central in.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -209,17 +210,19 @@ class MaskedCodeTransformer(nn.Module):
         check_sampling(temperature=temperature, steps=steps)
         grids = check_grids(grids, self.codebook_size, height=self.height)
         region = check_region(region, grids)
-        options = {"temperature": temperature, "steps": steps, "generator": generator, "conditioning": conditioning}
+        unmask = functools.partial(
+            self._unmask, temperature=temperature, steps=steps, generator=generator, conditioning=conditioning
+        )
         width = grids.shape[-1]
         if width <= self.max_width:
-            return self._unmask(grids, region, **options)
+            return unmask(grids, region)
         columns = region.any(dim=1).any(dim=0).nonzero()[:, 0]
         if columns.numel() == 0:
             return grids.clone()
         current, remaining = grids.clone(), region.clone()
         start, stop = int(columns[0]), int(columns[-1]) + 1
         for a, b, first, last in edit_windows(start, stop, width=width, max_width=self.max_width):
-            drawn = self._unmask(current[..., first:last], remaining[..., first:last], **options)
+            drawn = unmask(current[..., first:last], remaining[..., first:last])
             part = remaining[..., a:b]
             current[..., a:b] = torch.where(part, drawn[..., a - first : b - first], current[..., a:b])
             remaining[..., a:b] = False
