@@ -21,6 +21,7 @@ from torch import nn
 
 from spectrolab.audio.io import save
 from spectrolab.cli import tagging as tagging_cli
+from spectrolab.cli.main import main
 from spectrolab.data.chunking import evenly_spaced_chunks, evenly_spaced_starts, random_chunk, tiling_chunks
 from spectrolab.data.clips import LABELS, ClipRecipe, render_clips
 from spectrolab.data.gm import GM_TO_NSYNTH
@@ -140,10 +141,22 @@ def test_train_resume_export_and_evaluate(clips, tmp_path):
     )
     assert resumed.steps == 9
     with open(tmp_path / "run/logs/metrics.csv") as fh:  # the rows logged before the resume are kept
-        validations = [int(r["step"]) for r in csv.DictReader(fh) if r.get("val/tracks")]
-    assert validations == [2, 5, 8]
-    with pytest.raises(FileNotFoundError):  # a resume that fails inside fit (Lightning empties the log) ...
+        rows = [r for r in csv.DictReader(fh) if r.get("val/tracks")]
+    assert [int(r["step"]) for r in rows] == [2, 5, 8]
+    # One best checkpoint, the run's true best, also after resuming a run that has finished.
+    again = train_tagger(
+        _config(clips, tmp_path / "run", max_epochs=3, resume=str(tmp_path / "run/checkpoints/last.ckpt"))
+    )
+    for run in (resumed, again):
+        assert (
+            run.best_score == pytest.approx(max(float(r["val/roc_auc"]) for r in rows)) and run.metric == "val/roc_auc"
+        )
+    assert [p.name for p in (tmp_path / "run/checkpoints").glob("best-*.ckpt")] == [again.best_checkpoint.name]
+    with pytest.raises(ConfigError, match="no such checkpoint"):
         train_tagger(_config(clips, tmp_path / "run", max_epochs=4, resume=str(tmp_path / "run/missing.ckpt")))
+    (tmp_path / "run/bad.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(Exception, match=r"pickle|zip|file"):  # a resume that fails inside fit (Lightning empties
+        train_tagger(_config(clips, tmp_path / "run", max_epochs=4, resume=str(tmp_path / "run/bad.ckpt")))  # the log)
     with open(tmp_path / "run/logs/metrics.csv") as fh:  # ... leaves the log as it was
         assert [int(r["step"]) for r in csv.DictReader(fh) if r.get("val/tracks")] == [2, 5, 8]
 
@@ -242,6 +255,19 @@ def test_command_line_train_eval_tag(clips, tmp_path, capsys):
     assert (tmp_path / "png/00000.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(OutputExistsError):
         _cli("tag", str(wav), "--model", str(out / "model"), "--json", str(tmp_path / "t.json"))
+
+
+def test_command_line_training_is_quiet_and_names_its_metric(clips, tmp_path, capfd):
+    argv = ["train", "tagger", "--model", "test/tiny-tagger", "--data", str(clips), "--out", str(tmp_path / "q")]
+    assert main([*argv, "--max-epochs", "1", "--batch-size", "3", "--quiet"]) == 0
+    out, err = capfd.readouterr()
+    assert out.startswith("best validation roc_auc 0.") and len(out.splitlines()) == 2
+    assert "Seed set" not in out + err and "GPU available" not in out + err and "Warning" not in err
+    assert main([*argv, "--max-steps", "0", "--force"]) == 2
+    assert capfd.readouterr().err.strip().endswith("0 would export an untrained model")
+    assert main([*argv, "--devices", "0", "--force"]) == 2
+    err = capfd.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "devices=0" in err
 
 
 def test_predict_files_batched_equals_one_by_one(clips, tmp_path):

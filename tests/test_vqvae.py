@@ -3,6 +3,8 @@ the digits prototype and the encode/decode CLI."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -23,7 +25,14 @@ from spectrolab.data.nsynth_render import RenderConfig, render_nsynth
 from spectrolab.data.soundfont import TEST_SOUNDFONT
 from spectrolab.errors import ConfigError, DataError
 from spectrolab.models import create_model, list_models
-from spectrolab.training.codec import CodecTrainConfig, codec_losses, crop_samples, pitch_covering, train_codec
+from spectrolab.training.codec import (
+    CodecModule,
+    CodecTrainConfig,
+    codec_losses,
+    crop_samples,
+    pitch_covering,
+    train_codec,
+)
 
 # Mel log-spectral distance (dB) of the shipped codec on the five fixture notes (TimGM6mb, a soundfont it never
 # saw in training), measured when it was trained; the test allows a margin over it.
@@ -156,6 +165,37 @@ def test_train_codec_runs_resumes_and_exports(tmp_path):
         CodecTrainConfig(**{**train.__dict__, "max_steps": 3, "resume": str(tmp_path / "run/checkpoints/last.ckpt")})
     )
     assert resumed.steps == 3
+
+
+# Scripted validation scores (mel LSD, lower is better) by step: step 3 is the best, step 4 is worse.
+SCRIPTED_LSD = {1: 9.0, 2: 8.0, 3: 6.0, 4: 7.0}
+
+
+def test_resumed_codec_run_keeps_reports_and_exports_its_true_best(tmp_path, monkeypatch):
+    def scripted_validation(self, batch, batch_idx):
+        self.log("val/mel_lsd", torch.tensor(SCRIPTED_LSD[self.global_step]))
+
+    monkeypatch.setattr(CodecModule, "validation_step", scripted_validation)
+    config = RenderConfig(soundfont=TEST_SOUNDFONT, programs=(0, 1, 2, 24, 25, 26), pitches=(60,), velocities=(100,))
+    render_nsynth(config, tmp_path / "data")
+    run = tmp_path / "run"
+    train = CodecTrainConfig(
+        data=str(tmp_path / "data"), out=str(run), preset="vqvae_notono", batch_size=2, max_steps=3, val_every=1,
+        val_notes=1, train_notes=2, max_minutes=None,
+    )  # fmt: skip
+    assert train_codec(train).best_mel_lsd == 6.0
+    last = str(run / "checkpoints/last.ckpt")  # written at step 3 before step 3's validation found the best
+    for _ in range(2):  # resume to 4 steps (worse), then resume the finished run again
+        resumed = train_codec(CodecTrainConfig(**{**train.__dict__, "max_steps": 4, "resume": last}))
+        assert resumed.steps == 4 and resumed.best_mel_lsd == 6.0
+        assert [p.name for p in (run / "checkpoints").glob("best-*.ckpt")] == ["best-step=3.ckpt"]
+        metadata = json.loads((run / "model/config.json").read_text())["metadata"]
+        assert metadata["budget"]["exported_step"] == 3 and metadata["best_val_mel_lsd"] == 6.0
+        last = str(run / "checkpoints/last.ckpt")
+    with pytest.raises(ConfigError, match="--max-steps 0"):
+        train_codec(CodecTrainConfig(**{**train.__dict__, "max_steps": 0, "force": True}))
+    with pytest.raises(ConfigError, match="no such checkpoint"):
+        train_codec(CodecTrainConfig(**{**train.__dict__, "resume": str(run / "missing.ckpt")}))
 
 
 def test_digits_vqvae_learns():

@@ -40,6 +40,7 @@ def _decode(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from spectrolab.training.codec import CodecTrainConfig, train_codec
+    from spectrolab.training.runs import quiet_lightning
 
     config = CodecTrainConfig(
         data=args.data,
@@ -58,7 +59,8 @@ def _train(args: argparse.Namespace) -> int:
         resume=args.resume,
         force=args.force,
     )
-    result = train_codec(config)
+    with quiet_lightning(verbose=args.verbose):
+        result = train_codec(config)
     lsd = "n/a" if result.best_mel_lsd is None else f"{result.best_mel_lsd:.2f} dB"
     print(f"{result.model_dir}: {result.steps} steps in {result.seconds / 60:.1f} min; best val mel LSD {lsd}")
     return 0
@@ -97,5 +99,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--resume", help="checkpoint to resume from (e.g. OUT/checkpoints/last.ckpt)")
+    p.add_argument("--verbose", action="store_true", help="also show Lightning's own messages and warnings")
     p.add_argument("--force", action="store_true", help="retrain over an exported model in OUT")
     p.set_defaults(run=_train)

@@ -34,6 +34,7 @@ def _devices(value: str) -> int | str:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from spectrolab.training.runs import quiet_lightning
     from spectrolab.training.tagging import TrainConfig, train_tagger
 
     config = TrainConfig(
@@ -62,10 +63,13 @@ def _train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         force=args.force,
     )
-    result = train_tagger(config)
+    with quiet_lightning(verbose=args.verbose):
+        result = train_tagger(config)
     if result.global_rank != 0:  # DDP: the other processes stay quiet
         return 0
-    print(f"best validation score {result.best_score} after {result.steps} steps in {result.train_seconds:.0f} s")
+    metric = result.metric.removeprefix("val/")
+    score = "no validation ran" if result.best_score is None else f"best validation {metric} {result.best_score:.4f}"
+    print(f"{score} after {result.steps} steps in {result.train_seconds:.0f} s")
     print(f"model: {result.model_dir}  checkpoint: {result.best_checkpoint}  logs: {result.log_dir}")
     return 0
 
@@ -145,6 +149,7 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--num-workers", type=int, default=0, help="data loader processes")
     p.add_argument("--resume", help="checkpoint to resume from (e.g. OUT/checkpoints/last.ckpt)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", action="store_true", help="also show Lightning's own messages and warnings")
     p.add_argument("--force", action="store_true", help="reuse an existing run folder")
     _add_eval_options(p)
     p.set_defaults(run=_train)
