@@ -13,7 +13,7 @@ from spectrolab.cli.main import main
 from spectrolab.codec import DEFAULT_CODEC_DIR, load_codec
 from spectrolab.edit.blur import BlurOptions, blur, cells_of
 from spectrolab.edit.region import CellRegion, Region, cells_to_region, parse_span, region_to_cells
-from spectrolab.errors import ConfigError, ModelError
+from spectrolab.errors import ConfigError, ModelError, SpectrolabWarning
 from spectrolab.models import create_model, save_model_dir
 from spectrolab.models.registry import WEIGHTS_NAME, read_config
 from spectrolab.priors.api import SHIPPED_PRIORS, load_prior
@@ -128,6 +128,25 @@ def test_blur_with_target_labels_and_mismatched_prior(codec, priors, notes):
         blur(notes[:1], codec=codec, prior=wrong, region=region)
 
 
+def test_priors_refuse_codes_of_another_codec_than_theirs(tmp_path, notes, capsys):
+    torch.manual_seed(1)
+    save_model_dir(create_model("vqvae_default"), tmp_path / "other")  # same grids as the shipped codec
+    other, prior = load_codec(tmp_path / "other"), load_prior("nb")
+    assert (prior.codec_name, prior.codec_sha256) == ("vqvae_default", load_codec().weights_sha256)
+    region = CellRegion(4, 10, 2, 6)
+    with pytest.raises(ModelError, match="not by the codec this prior was fitted on \\('vqvae_default'\\)"):
+        blur(notes[:1], codec=other, prior=prior, region=region)
+    with pytest.warns(SpectrolabWarning):
+        blur(notes[:1], codec=other, prior=prior, region=region, options=BlurOptions(allow_codec_mismatch=True))
+    note = io.save(tmp_path / "note.wav", notes[0], sample_rate=SAMPLE_RATE)
+    argv = ["blur", str(note), "-o", str(tmp_path / "o.wav"), "--codec", str(tmp_path / "other"), "--cols", "2:4"]
+    assert main(argv) == 2 and "--allow-codec-mismatch" in capsys.readouterr().err
+    assert main([*argv, "--allow-codec-mismatch"]) == 0
+    assert "spectrolab blur: warning: these codes were made by codec" in capsys.readouterr().err
+    assert main([*argv, "--prior", "transfomer", "--force"]) == 2
+    assert "unknown prior 'transfomer'; did you mean 'transformer'?" in capsys.readouterr().err
+
+
 def test_cli_blur_end_to_end(tmp_path, codec, priors, notes, capsys):
     save_model_dir(codec, tmp_path / "codec")
     save_model_dir(priors["nb"], tmp_path / "nb")
@@ -184,7 +203,7 @@ def test_shipped_priors_fit_the_shipped_codec_and_record_their_training():
         assert (prior.codebook_size, prior.height) == (codec.codebook_sizes[0], height), name
         metadata = read_config(directory)["metadata"]
         assert metadata["trained_by"].startswith("PYTHONPATH=src python scripts/train_priors.py")
-        assert {"data", "codec", "seed"} <= set(metadata)
+        assert {"data", "codec", "seed"} <= set(metadata) and metadata["codec_name"] == "vqvae_default"
         weights = (DEFAULT_CODEC_DIR / WEIGHTS_NAME).read_bytes()
         assert metadata["codec_sha256"] == hashlib.sha256(weights).hexdigest(), f"{name} was fitted on other codes"
         assert sum(f.stat().st_size for f in directory.iterdir()) < 8_000_000

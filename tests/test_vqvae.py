@@ -3,6 +3,7 @@ the digits prototype and the encode/decode CLI."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -13,7 +14,7 @@ from spectrolab import metrics
 from spectrolab.audio import io
 from spectrolab.audio.representations import LogMelConfig
 from spectrolab.cli.main import main
-from spectrolab.codec import Codec, CodeGrids, load_codec
+from spectrolab.codec import DEFAULT_CODEC_DIR, Codec, CodeGrids, load_codec
 from spectrolab.codec.digits import (
     DigitsVQVAE,
     load_digits_images,
@@ -23,8 +24,9 @@ from spectrolab.codec.digits import (
 )
 from spectrolab.data.nsynth_render import RenderConfig, render_nsynth
 from spectrolab.data.soundfont import TEST_SOUNDFONT
-from spectrolab.errors import ConfigError, DataError
-from spectrolab.models import create_model, list_models
+from spectrolab.errors import ConfigError, DataError, ModelError, SpectrolabWarning
+from spectrolab.models import create_model, list_models, save_model_dir
+from spectrolab.models.registry import WEIGHTS_NAME
 from spectrolab.training.codec import (
     CodecModule,
     CodecTrainConfig,
@@ -107,8 +109,31 @@ def test_decode_survives_the_code_file(default, notes, tmp_path):
 
 
 def test_decode_rejects_codes_of_another_codec(default, notono, notes):
-    with pytest.raises(ConfigError, match="do not fit"):
+    with pytest.raises(
+        ConfigError, match=r"codes made by codec 'vqvae_notono', of shapes .* do not fit this codec 'vqvae_default'"
+    ):
         default.decode(notono.encode(notes[:1]))
+
+
+def test_codes_remember_the_codec_weights_and_another_codec_refuses_them(notes, tmp_path):
+    shipped = load_codec()
+    weights = (DEFAULT_CODEC_DIR / WEIGHTS_NAME).read_bytes()
+    assert shipped.weights_sha256 == hashlib.sha256(weights).hexdigest()
+    grids = shipped.encode(notes[:1])
+    assert (grids.codec, grids.codec_sha256) == ("vqvae_default", shipped.weights_sha256)
+    # The same architecture with other weights: same grid shapes, other codes.
+    torch.manual_seed(1)
+    save_model_dir(create_model("vqvae_default"), tmp_path / "other")
+    other = load_codec(tmp_path / "other")
+    with pytest.raises(ModelError, match=r"made by codec 'vqvae_default' \(weights 3b1f6156af11\), not by this"):
+        other.decode(grids)
+    with pytest.warns(SpectrolabWarning, match="going ahead"):
+        assert other.decode(grids, allow_mismatch=True).shape == (1, 64000)
+    assert shipped.decode(grids).shape == (1, 64000)
+    grids.save(tmp_path / "x.codes")
+    argv = ["decode", str(tmp_path / "x.codes"), "-o", str(tmp_path / "x.wav"), "--model", str(tmp_path / "other")]
+    assert main(argv) == 2 and not (tmp_path / "x.wav").exists()
+    assert main([*argv, "--allow-codec-mismatch"]) == 0
 
 
 def test_codec_needs_mel_if_and_a_known_phase():

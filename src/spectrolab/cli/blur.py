@@ -75,6 +75,7 @@ def _run(args: argparse.Namespace) -> int:
         steps=args.steps,
         seed=args.seed,
         conditioning=_conditioning(args),
+        allow_codec_mismatch=args.allow_codec_mismatch,
     )
     result = blur_file(
         args.input, args.output, codec=codec, prior=prior, region=region, options=options, force=args.force
@@ -108,4 +109,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--family", choices=NSYNTH_FAMILIES, help="target instrument family")
     p.add_argument("--plot", type=Path, help="also write a before/after PNG with the code grid and region")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.add_argument(
+        "--allow-codec-mismatch", action="store_true", help="edit even if the prior was fitted on another codec"
+    )
     p.set_defaults(run=_run)

@@ -33,7 +33,7 @@ def _decode(args: argparse.Namespace) -> int:
     check_writable(args.output, force=args.force)
     codec = load_codec(args.model)
     grids = CodeGrids.load(args.input)
-    decode(grids, args.output, codec=codec, force=args.force)
+    decode(grids, args.output, codec=codec, force=args.force, allow_mismatch=args.allow_codec_mismatch)
     print(f"{args.output}: {grids.duration:.2f} s at {codec.sample_rate} Hz")
     return 0
 
@@ -82,6 +82,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path, help="code-grid file written by `spectrolab encode`")
     p.add_argument("-o", "--output", type=Path, required=True, help="audio file to write (.wav, .flac, .ogg)")
     _model_arg(p)
+    p.add_argument("--allow-codec-mismatch", action="store_true", help="decode even codes another codec made")
     p.set_defaults(run=_decode)
 
     p = train_subparsers(subparsers).add_parser("codec", help="train a codec preset on NSynth-format notes")

@@ -20,6 +20,7 @@ def load_codec(directory: str | os.PathLike[str] | None = None) -> Codec:
     loaded = load_model_dir(DEFAULT_CODEC_DIR if directory is None else directory)
     if not isinstance(loaded.model, Codec):
         raise ModelError(f"{loaded.directory}: holds a '{loaded.name}' model, not a codec")
+    loaded.model.weights_sha256 = loaded.sha256
     return loaded.model
 
 
@@ -30,8 +31,16 @@ def encode(path: str | os.PathLike[str], *, codec: Codec) -> CodeGrids:
         return codec.encode(wave)
 
 
-def decode(grids: CodeGrids, path: str | os.PathLike[str], *, codec: Codec, force: bool = False) -> Path:
-    """Decode ``grids`` (batch of one) and write the audio to ``path`` atomically."""
+def decode(
+    grids: CodeGrids,
+    path: str | os.PathLike[str],
+    *,
+    codec: Codec,
+    force: bool = False,
+    allow_mismatch: bool = False,
+) -> Path:
+    """Decode ``grids`` (batch of one) and write the audio to ``path`` atomically. Codes another codec made
+    are refused (:class:`ModelError`), unless ``allow_mismatch`` (then a warning)."""
     with torch.inference_mode():
-        wave = codec.decode(grids)
+        wave = codec.decode(grids, allow_mismatch=allow_mismatch)
     return io.save(path, wave[0], sample_rate=codec.sample_rate, force=force)
