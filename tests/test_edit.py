@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import warnings
 
 import pytest
 import torch
@@ -63,15 +64,30 @@ def test_cells_region_cells_round_trip_on_mel_edges(codec, notes):
         ((0.5, 0.5, 100.0, 200.0), "empty or inverted"),
         ((0.0, 1.0, 300.0, 300.0), "empty or inverted"),
         ((0.0, 1.0, 300.0, 200.0), "empty or inverted"),
-        ((1.5, 2.5, 100.0, 200.0), "outside the sound"),
-        ((-0.5, 0.5, 100.0, 200.0), "outside the sound"),
-        ((0.0, 1.0, 100.0, 900.0), "outside the grid's range"),
+        ((2.0, 2.5, 100.0, 200.0), "outside the sound"),
+        ((-0.5, 0.0, 100.0, 200.0), "outside the sound"),
+        ((0.0, 1.0, 800.0, 900.0), "outside the grid's range"),
         ((0.0, float("nan"), 100.0, 200.0), "finite"),
     ],
 )
 def test_bad_regions_raise(bounds, message):
     with pytest.raises(ConfigError, match=message):
         region_to_cells(Region(*bounds), seconds_per_cell=0.25, row_edges_hz=EDGES, width=8, duration=2.0)
+
+
+def test_regions_partly_outside_are_clipped_with_a_warning():
+    def cells(*bounds: float) -> CellRegion:
+        return region_to_cells(Region(*bounds), seconds_per_cell=0.25, row_edges_hz=EDGES, width=8, duration=2.0)
+
+    with pytest.warns(SpectrolabWarning, match="reaches outside the sound .*clipped to 1.5:2 s"):
+        assert cells(1.5, 3.0, 100.0, 200.0) == CellRegion(1, 2, 6, 8)
+    with pytest.warns(SpectrolabWarning, match="clipped to 0:0.5 s"):
+        assert cells(-0.5, 0.5, 100.0, 200.0) == CellRegion(1, 2, 0, 2)
+    with pytest.warns(SpectrolabWarning, match="grid's range .*clipped to 100:800 Hz"):
+        assert cells(0.0, 1.0, 100.0, 900.0) == CellRegion(1, 4, 0, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # inside, or off by rounding only: no warning
+        assert cells(0.0, 2.0 + 1e-9, 0.0, 800.0) == CellRegion(0, 4, 0, 8)
 
 
 def test_bad_cell_regions_and_spans_raise():
@@ -162,9 +178,13 @@ def test_cli_blur_end_to_end(tmp_path, codec, priors, notes, capsys):
     assert "--force" in capsys.readouterr().err
     assert main([*args, "--force"]) == 0
     assert out.read_bytes() == first
-    assert main([*base[:3], str(tmp_path / "bad.wav"), *base[4:], "--time", "3:5", "--force"]) == 2
+    assert main([*base[:3], str(tmp_path / "bad.wav"), *base[4:], "--time", "4.5:5", "--force"]) == 2
     assert "outside the sound" in capsys.readouterr().err
     assert not (tmp_path / "bad.wav").exists()
+    assert main([*base[:3], str(tmp_path / "end.wav"), *base[4:], "--time", "3:8"]) == 0
+    assert "spectrolab blur: warning: region 3:8 s reaches outside the sound (0 to 4 s); clipped to 3:4 s" in (
+        capsys.readouterr().err
+    )
     cells = [*base, "--rows", "2:6", "--cols", "1:3", "--family", "string", "--pitch", "67", "--force"]
     assert main(cells) == 0
     assert "resampled 8 cells" in capsys.readouterr().out
