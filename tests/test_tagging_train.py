@@ -29,7 +29,7 @@ from spectrolab.data.nsynth import NSYNTH_FAMILIES
 from spectrolab.data.nsynth_render import nsynth_example
 from spectrolab.data.tracks import load_tracks
 from spectrolab.errors import ConfigError, OutputExistsError
-from spectrolab.models import register_model
+from spectrolab.models import create_model, register_model, save_model_dir
 from spectrolab.tag.aggregate import aggregate, aggregate_segments
 from spectrolab.tag.evaluate import evaluate_tagger
 from spectrolab.tag.metrics import accuracy, multilabel_scores
@@ -71,9 +71,10 @@ def test_evenly_spaced_chunks_follow_the_literature():
     assert chunks[5, 0] == 5 * 26309 and chunks[15, -1] == 15 * 26309 + 59048
 
 
-def test_tiling_chunks_do_not_overlap_and_pad_short_tracks():
+def test_tiling_chunks_do_not_overlap_and_pad_the_last_one_and_short_tracks():
     wave = torch.arange(10, dtype=torch.float32)
-    assert torch.equal(tiling_chunks(wave, 4), torch.tensor([[0.0, 1, 2, 3], [4, 5, 6, 7]]))
+    assert torch.equal(tiling_chunks(wave, 4), torch.tensor([[0.0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 0, 0]]))
+    assert torch.equal(tiling_chunks(wave[:8], 4), torch.tensor([[0.0, 1, 2, 3], [4, 5, 6, 7]]))
     assert torch.equal(tiling_chunks(wave[:3], 4), torch.tensor([[0.0, 1, 2, 0]]))
     chunk = random_chunk(wave, 4, generator=torch.Generator().manual_seed(0))
     assert chunk.shape == (4,) and torch.equal(chunk, torch.arange(chunk[0], chunk[0] + 4))
@@ -278,7 +279,26 @@ def test_predict_files_batched_equals_one_by_one(clips, tmp_path):
     for f, p in zip(files, together, strict=True):
         alone = predict_files(tagger, [f], batch_size=1)[0]
         assert torch.allclose(p.scores, alone.scores, atol=1e-6)
-        assert p.chunk_scores.shape[0] == max(1, sf.info(str(f)).frames // tagger.input_length)
+        assert p.chunk_scores.shape[0] == -(-sf.info(str(f)).frames // tagger.input_length)  # the last one padded
+
+
+def test_tagging_covers_the_last_chunk_refuses_a_blip_and_reports_silence(tmp_path, notes, capsys):
+    model = create_model("test/tiny-tagger", num_classes=2, input_length=48000)  # 3 s chunks
+    save_model_dir(model, tmp_path / "tagger", metadata={"labels": ["a", "b"], "multilabel": True})
+    note = save(tmp_path / "note.wav", notes[0], sample_rate=16000)  # 4 s: a 3 s chunk and a padded 1 s
+    silent = save(tmp_path / "silent.wav", torch.zeros(64000), sample_rate=16000)
+    blip = save(tmp_path / "blip.wav", notes[0, :16], sample_rate=16000)  # 1 ms
+    (prediction, quiet) = predict_files(load_tagger(tmp_path / "tagger"), [note, silent])
+    assert prediction.chunk_scores.shape == (2, 2) and prediction.seconds == 4.0 and not prediction.silent
+    assert quiet.silent and quiet.top() == [] and quiet.to_dict()["silent"]
+    argv = ["tag", "--model", str(tmp_path / "tagger"), "--taggram", str(tmp_path / "png")]
+    assert main([*argv, str(note), str(silent)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{note}: ") and out[1] == f"{silent}: silent (peak below -80 dBFS), not tagged"
+    assert main([*argv, str(blip)]) == 2
+    assert "0.001 s of audio is too short to tag" in capsys.readouterr().err
+    assert main([*argv, str(note), "--top", "0", "--force"]) == 2
+    assert "--top 0" in capsys.readouterr().err
 
 
 def _nsynth_fixture(root, notes) -> None:

@@ -265,6 +265,11 @@ def test_cli_encode_decode_and_force(notes, tmp_path, capsys):
     assert main(["decode", str(codes), "-o", str(out)]) == 0
     assert io.load(out).shape == (1, 64000)
     assert main(["decode", str(codes), "-o", str(out)]) == 2
+    io.save(tmp_path / "blip.wav", notes[0, :16], sample_rate=16000)  # 1 ms
+    assert main(["encode", str(tmp_path / "blip.wav"), "-o", str(tmp_path / "blip.codes")]) == 2
+    assert "0.001 s of audio is too short to encode (one time cell is 0.256 s)" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="shorter than one time cell"):
+        load_codec().encode(notes[0, :4095])
     (tmp_path / "bad.codes").write_bytes(b"junk")
     assert main(["decode", str(tmp_path / "bad.codes"), "-o", str(tmp_path / "b.wav")]) == 2
     assert "code-grid" in capsys.readouterr().err

@@ -92,17 +92,19 @@ def _eval(args: argparse.Namespace) -> int:
 
 def _tag(args: argparse.Namespace) -> int:
     from spectrolab.audio.io import atomic_write_bytes, check_writable
-    from spectrolab.tag.predict import predict_files
+    from spectrolab.tag.predict import SILENCE_DBFS, predict_files
     from spectrolab.tag.taggram import save_taggram
     from spectrolab.training.tagging import load_any_tagger
 
+    if args.top < 1:
+        raise ConfigError(f"--top {args.top}: give the number of tags to print per file, at least 1")
     if args.json:
         check_writable(args.json, force=args.force)
     tagger = load_any_tagger(args.model)
     predictions = predict_files(tagger, args.files, how=args.aggregation)
     for prediction in predictions:
         tags = ", ".join(f"{label} {score:.2f}" for label, score in prediction.top(args.top))
-        print(f"{prediction.path}: {tags}")
+        print(f"{prediction.path}: {tags or f'silent (peak below {SILENCE_DBFS:g} dBFS), not tagged'}")
         if args.taggram:
             save_taggram(prediction, Path(args.taggram) / f"{prediction.path.stem}.png", force=args.force)
     if args.json:
@@ -173,7 +175,7 @@ def _register_tag(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model", default=str(DEFAULT_TAGGER), help="model directory or .ckpt (default: the shipped tagger)"
     )
-    p.add_argument("--top", type=int, default=5, help="tags to print per file")
+    p.add_argument("--top", type=int, default=5, help="tags to print per file (at least 1; more than all: all)")
     p.add_argument("--aggregation", choices=AGGREGATIONS, default=None, help="default: the model's own")
     p.add_argument("--json", help="write all scores and chunk scores to this JSON file")
     p.add_argument("--taggram", help="write a taggram PNG per file into this folder")

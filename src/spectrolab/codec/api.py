@@ -10,7 +10,7 @@ import torch
 from spectrolab.audio import io
 from spectrolab.codec.codegrid import CodeGrids
 from spectrolab.codec.vqvae import Codec
-from spectrolab.errors import ModelError
+from spectrolab.errors import AudioError, ModelError
 from spectrolab.models.registry import load_model_dir
 from spectrolab.paths import DEFAULT_CODEC_DIR
 
@@ -27,6 +27,9 @@ def load_codec(directory: str | os.PathLike[str] | None = None) -> Codec:
 def encode(path: str | os.PathLike[str], *, codec: Codec) -> CodeGrids:
     """Load an audio file (mono, resampled to the codec's rate) and encode it."""
     wave = io.load(path, sample_rate=codec.sample_rate)
+    if wave.shape[-1] < codec.min_samples:
+        seconds, cell = wave.shape[-1] / codec.sample_rate, codec.min_samples / codec.sample_rate
+        raise AudioError(f"{path}: {seconds:.3f} s of audio is too short to encode (one time cell is {cell:g} s)")
     with torch.inference_mode():
         return codec.encode(wave)
 

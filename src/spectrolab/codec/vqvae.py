@@ -300,10 +300,21 @@ class Codec(nn.Module):
         return torch.cat([out[:, :1], torch.tanh(out[:, 1:])], dim=1)
 
     # -- the public API --------------------------------------------------------------------------------------
+    @property
+    def min_samples(self) -> int:
+        """The shortest audio this codec encodes: one time cell of its coarsest level."""
+        return self.level_strides()[-1][1] * self.representation.config.hop_length
+
     def encode(self, wave: torch.Tensor) -> CodeGrids:
-        """Waveform (B, T), (B, 1, T) or (T,) -> :class:`CodeGrids` (bottom level first)."""
+        """Waveform (B, T), (B, 1, T) or (T,) -> :class:`CodeGrids` (bottom level first); audio shorter than
+        :attr:`min_samples` (one time cell) raises :class:`ConfigError`."""
         wave = as_batch(wave)
         num_samples = wave.shape[-1]
+        if num_samples < self.min_samples:
+            raise ConfigError(
+                f"{num_samples / self.sample_rate:.3f} s of audio is shorter than one time cell of this codec "
+                f"({self.min_samples / self.sample_rate:g} s); nothing to encode"
+            )
         hop = self.representation.config.hop_length
         codes = [q.codes for q in self.quantize(self.analyse(wave))]
         levels = tuple(
