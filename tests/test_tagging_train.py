@@ -229,6 +229,7 @@ def test_command_line_train_eval_tag(clips, tmp_path, capsys):
     )
     assert json.loads((out / "model/config.json").read_text())["args"]["input_length"] == 8000
     assert _cli("eval", "tagger", str(out / "model"), "--data", str(clips), "--json", str(tmp_path / "e.json")) == 0
+    assert _cli("eval", "tagger", str(out), "--data", str(clips)) == 0  # the run folder: its exported model
     ckpt = next((out / "checkpoints").glob("best-*.ckpt"))
     assert _cli("eval", "tagger", str(ckpt), "--data", str(clips), "--aggregation", "max") == 0
     report = json.loads((tmp_path / "e.json").read_text())
@@ -326,6 +327,18 @@ def test_single_label_family_training_on_nsynth_format(tmp_path, notes):
     assert evaluate_tagger(tagger, tracks).accuracy == pytest.approx(result.best_score, abs=1e-6)
     pitches = load_tracks(tmp_path / "nsynth", "test", target="pitch")
     assert pitches.labels[0] == "21" and sorted(pitches.targets.tolist()) == sorted(n.pitch - 21 for n in FIXTURE_NOTES)
+
+
+def test_clip_tagger_is_evaluated_on_the_families_of_notes(tmp_path, notes, capsys):
+    _nsynth_fixture(tmp_path / "nsynth", notes)
+    # The shipped tagger's 17 tags include NSynth's 11 families: scored on those.
+    assert main(["eval", "tagger", str(DEFAULT_TAGGER), "--data", str(tmp_path / "nsynth")]) == 0
+    assert "accuracy=" in capsys.readouterr().out
+    model = create_model("test/tiny-tagger", num_classes=2)
+    save_model_dir(model, tmp_path / "ab", metadata={"labels": ["bass", "drums"], "multilabel": True})
+    assert main(["eval", "tagger", str(tmp_path / "ab"), "--data", str(tmp_path / "nsynth")]) == 2
+    err = capsys.readouterr().err
+    assert "the tagger's 2 labels lack 10 of the data's 11: brass, flute, guitar" in err and "and 2 more" in err
 
 
 def test_shipped_tagger_works_out_of_the_box(clips, capsys):

@@ -160,7 +160,7 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
 def _register_eval(subparsers: argparse._SubParsersAction) -> None:
     group = subcommand_group(subparsers, "eval", help="evaluate a trained model")
     p = group.add_parser("tagger", help="song-level evaluation of a tagger")
-    p.add_argument("checkpoint", help="model directory or Lightning .ckpt")
+    p.add_argument("checkpoint", help="model directory, training run folder (RUN, for RUN/model) or Lightning .ckpt")
     p.add_argument("--data", required=True, help="dataset folder")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split to evaluate")
     p.add_argument("--json", help="also write the scores to this JSON file")

@@ -302,5 +302,10 @@ def tagger_from_checkpoint(path: str | os.PathLike[str]) -> Tagger:
 
 
 def load_any_tagger(path: str | os.PathLike[str]) -> Tagger:
-    """A tagger from a model directory or a Lightning ``.ckpt`` file."""
-    return tagger_from_checkpoint(path) if Path(path).is_file() else load_tagger(path)
+    """A tagger from a model directory, a training run folder (its exported ``model/``) or a Lightning ``.ckpt``."""
+    path = Path(path)
+    if path.is_file():
+        return tagger_from_checkpoint(path)
+    if not (path / "config.json").is_file() and (path / "model" / "config.json").is_file():
+        return load_tagger(path / "model")
+    return load_tagger(path)
