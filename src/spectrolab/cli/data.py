@@ -46,13 +46,33 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clips_info(root: Path) -> int:
+    from spectrolab.data.clips import LABELS_NAME, summarise_clips
+
+    summary = summarise_clips(root)
+    print(f"{'tag':12s}" + "".join(f"{s:>8s}" for s in summary))
+    labels = next(iter(summary.values())).tags if summary else {}
+    for label in labels:
+        print(f"{label:12s}" + "".join(f"{part.tags[label]:8d}" for part in summary.values()))
+    print(f"{'clips':12s}" + "".join(f"{part.clips:8d}" for part in summary.values()))
+    print(f"{'minutes':12s}" + "".join(f"{part.seconds / 60:8.1f}" for part in summary.values()))
+    recipe = json.loads((root / LABELS_NAME).read_text()).get("recipe", {})
+    print(f"clip dataset rendered from {recipe.get('soundfont', '?')} with seed {recipe.get('seed', '?')}")
+    return 0
+
+
 def _info(args: argparse.Namespace) -> int:
     root = Path(args.dir)
     if not root.is_dir():
         raise DataError(f"{root}: no such dataset folder")
+    if (root / "labels.json").is_file():
+        return _clips_info(root)
     present = [s for s in SPLITS if split_dir(root, s).is_dir()]
     if not present:
-        raise DataError(f"{root}: holds no nsynth-{{{','.join(SPLITS)}}} folder")
+        raise DataError(
+            f"{root}: holds no nsynth-{{{','.join(SPLITS)}}} folder and no labels.json; not a dataset "
+            "`spectrolab data render` or `data clips` wrote"
+        )
     counts = {
         s: Counter(e["instrument_family_str"] for e in read_examples(split_dir(root, s)).values()) for s in present
     }
@@ -94,6 +114,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument("--force", action="store_true", help="replace an existing output folder")
     render.add_argument("--quiet", action="store_true", help="no progress bar")
     render.set_defaults(run=_render)
-    info = sub.add_parser("info", help="count the notes per split and family of an NSynth-format dataset")
-    info.add_argument("dir", help="dataset folder holding nsynth-train/ etc.")
+    info = sub.add_parser(
+        "info", help="notes per split and family of an NSynth-format dataset, or clips and tags of a clip dataset"
+    )
+    info.add_argument("dir", help="dataset folder (nsynth-train/ etc., or labels.json and train/ etc.)")
     info.set_defaults(run=_info)

@@ -362,3 +362,27 @@ def read_clip_split(directory: str | os.PathLike[str], split: str) -> ClipIndex:
                 raise DataError(f"{meta_path}: row {i + 2} has tag '{tag}' missing from {labels_path}")
             targets[i, column[tag]] = 1.0
     return ClipIndex(files=[directory / split / r["file"] for r in rows], targets=targets, labels=list(labels))
+
+
+@dataclass(frozen=True)
+class ClipSplitSummary:
+    """One split of a clip dataset in numbers: clips, seconds of audio, and how many clips carry each tag."""
+
+    clips: int
+    seconds: float
+    tags: dict[str, int]
+
+
+def summarise_clips(directory: str | os.PathLike[str]) -> dict[str, ClipSplitSummary]:
+    """:class:`ClipSplitSummary` of each split present in a clip dataset (``spectrolab data info``)."""
+    directory = Path(directory)
+    summary = {}
+    for split in SPLITS:
+        if not (directory / split / METADATA_NAME).is_file():
+            continue
+        index = read_clip_split(directory, split)
+        with (directory / split / METADATA_NAME).open(newline="") as fh:
+            seconds = sum(float(row["duration"]) for row in csv.DictReader(fh))
+        counts = index.targets.sum(axis=0).astype(int).tolist()
+        summary[split] = ClipSplitSummary(len(index.files), seconds, dict(zip(index.labels, counts, strict=True)))
+    return summary
