@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import warnings
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 
@@ -13,6 +14,7 @@ from spectrolab.audio import io
 from spectrolab.cli.main import main
 from spectrolab.codec import DEFAULT_CODEC_DIR, load_codec
 from spectrolab.edit.blur import BlurOptions, blur, cells_of
+from spectrolab.edit.plot import blur_figure, draws_cell_lines, plot_blur
 from spectrolab.edit.region import CellRegion, Region, cells_to_region, parse_span, region_to_cells
 from spectrolab.errors import ConfigError, ModelError, SpectrolabWarning
 from spectrolab.models import create_model, save_model_dir
@@ -188,6 +190,7 @@ def test_cli_blur_end_to_end(tmp_path, codec, priors, notes, capsys):
     cells = [*base, "--rows", "2:6", "--cols", "1:3", "--family", "string", "--pitch", "67", "--force"]
     assert main(cells) == 0
     assert "resampled 8 cells" in capsys.readouterr().out
+    assert main([*cells, "--plot", str(tmp_path / "p.gif")]) == 2 and "'.gif'" in capsys.readouterr().err
     assert main([*cells, "--time", "0:1"]) == 2
     assert "either" in capsys.readouterr().err
     assert main([*base, "--rows", "2:40", "--force"]) == 2
@@ -213,6 +216,28 @@ def test_cli_blur_with_the_transformer_on_a_long_file(tmp_path, notes, capsys):
     out = tmp_path / "out.wav"
     assert main(["blur", str(note), "-o", str(out), "--prior", "transformer", "--time", "9:11", "--steps", "3"]) == 0
     assert "resampled" in capsys.readouterr().out and io.info(out).duration == pytest.approx(16.0)
+
+
+def test_blur_figure_labels_the_original_has_a_colour_bar_and_a_visible_frame(codec, priors, notes, tmp_path):
+    whole = Region(start_s=0.0, stop_s=4.0, low_hz=0.0, high_hz=8000.0)
+    result = blur(notes[:1], codec=codec, prior=priors["nb"], region=whole, options=BlurOptions(steps=1))
+    fig = blur_figure(result, notes[:1], representation=codec.representation)
+    before, after, bar = fig.axes
+    assert "original" in before.get_title() and after.get_title().startswith("after")
+    assert bar.get_ylabel() == "log-mel magnitude"
+    assert len(before.lines) == 31 + 15  # 32 x 16 cells are wide enough: their boundaries are drawn
+    (frame,) = before.patches
+    assert not frame.get_clip_on() and frame.get_zorder() > before.spines["bottom"].get_zorder()
+    assert frame.get_y() == -0.5 and frame.get_y() + frame.get_height() == before.get_ylim()[1]
+    assert draws_cell_lines(16, 400) and not draws_cell_lines(1172, 400)  # a 5-minute file's columns
+    plt.close(fig)
+    magic = {".png": b"\x89PNG", ".jpg": b"\xff\xd8\xff", ".svg": b"<?xml", ".pdf": b"%PDF"}
+    for suffix, start in magic.items():
+        path = plot_blur(result, notes[:1], representation=codec.representation, path=tmp_path / f"f{suffix}")
+        assert path.read_bytes().startswith(start), suffix
+    with pytest.raises(ConfigError, match=r"\.png, \.jpg, \.jpeg, \.svg, \.pdf; not '\.gif'"):
+        plot_blur(result, notes[:1], representation=codec.representation, path=tmp_path / "f.gif")
+    assert not (tmp_path / "f.gif").exists()
 
 
 def test_shipped_priors_fit_the_shipped_codec_and_record_their_training():

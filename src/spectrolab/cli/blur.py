@@ -54,12 +54,15 @@ def _run(args: argparse.Namespace) -> int:
     from spectrolab.codec import load_codec
     from spectrolab.edit.blur import BlurOptions, blur_file
     from spectrolab.edit.plot import plot_blur
+    from spectrolab.plot import figure_format
     from spectrolab.priors.api import load_prior
 
     started = time.perf_counter()
     for path in (args.output, args.plot):
         if path is not None:
             io.check_writable(path, force=args.force)
+    if args.plot:
+        figure_format(args.plot)  # an unknown extension is refused before any work
     codec = load_codec(args.codec)
     prior = load_prior(args.prior)
     info = io.info(args.input)
@@ -107,7 +110,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same result")
     p.add_argument("--pitch", type=int, help="target MIDI pitch (priors conditioned on pitch)")
     p.add_argument("--family", choices=NSYNTH_FAMILIES, help="target instrument family")
-    p.add_argument("--plot", type=Path, help="also write a before/after PNG with the code grid and region")
+    p.add_argument(
+        "--plot",
+        type=Path,
+        help="also write the before/after figure with the code grid and region (.png .jpg .svg .pdf)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     p.add_argument(
         "--allow-codec-mismatch", action="store_true", help="edit even if the prior was fitted on another codec"
