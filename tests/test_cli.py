@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from spectrolab.cli import clips as clips_cli
-from spectrolab.cli.main import main
+from spectrolab.cli.main import build_parser, main
 from spectrolab.cli.models import read_catalog
 from spectrolab.data.gm import GM_TO_NSYNTH
 from spectrolab.data.nsynth_render import nsynth_example
 from spectrolab.models.registry import model_catalog
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_error_is_one_line_and_exit_2(tmp_path, capsys):
@@ -95,3 +100,27 @@ def test_data_clips_takes_the_folder_as_out_too(tmp_path, monkeypatch):
     assert main(["data", "clips", str(tmp_path / "b")]) == 0
     assert calls == [str(tmp_path / "a"), str(tmp_path / "b")]
     assert main(["data", "clips", str(tmp_path / "b"), "--out", str(tmp_path / "c")]) == 2
+
+
+def _subparser(parser: argparse.ArgumentParser, words: list[str]) -> argparse.ArgumentParser:
+    """The parser of ``spectrolab WORDS...`` (e.g. ``train codec``), going down while the words name subcommands."""
+    for word in words:
+        actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not actions or word not in actions[0].choices:
+            break
+        parser = actions[0].choices[word]
+    return parser
+
+
+def test_readme_commands_use_options_that_exist():
+    readme = (ROOT / "README.md").read_text()
+    assert readme.startswith("# spectrolab\n\n```bash\nmake demo   # sets everything up")
+    assert "../shared" not in readme and "docs/design.md" in readme and (ROOT / "docs/design.md").is_file()
+    parser = build_parser()
+    rows = re.findall(r"^\| `spectrolab ([^`]*)`", readme, flags=re.MULTILINE)
+    assert len(rows) >= 12
+    for row in rows:
+        sub = _subparser(parser, row.split())
+        known = {o for action in sub._actions for o in action.option_strings}
+        used = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", row))
+        assert used <= known, f"spectrolab {row}: {sorted(used - known)} are not options of {sub.prog}"
