@@ -70,6 +70,7 @@ def provenance(args: argparse.Namespace) -> dict:
             "split": "train",
         },
         "codec": str(args.codec or DEFAULT_CODEC_DIR.relative_to(ROOT / "src")),
+        "codec_name": json.loads((Path(args.codec or DEFAULT_CODEC_DIR) / "config.json").read_text())["name"],
         "codec_sha256": hashlib.sha256((Path(args.codec or DEFAULT_CODEC_DIR) / WEIGHTS_NAME).read_bytes()).hexdigest(),
         "seed": args.seed,
     }

@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from spectrolab.cli import clips as clips_cli
+from spectrolab.cli.main import main
 from spectrolab.data.clips import (
     DRUM_CHANNEL,
     FAMILY_PROGRAMS,
@@ -103,3 +104,7 @@ def test_rendered_dataset_layout_and_command(tmp_path, capsys):
             assert all(p in sum(split_programs(split).values(), ()) for p in programs)
     with pytest.raises(OutputExistsError):
         render_clips(tmp_path, ClipRecipe(soundfont=TEST_SOUNDFONT, counts={"train": 1}))
+    assert main(["data", "info", str(tmp_path)]) == 0  # data info describes clip datasets too
+    table = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
+    assert table["tag"] == ["train", "valid", "test"] and table["clips"] == ["3", "2", "2"]
+    assert set(table) >= set(LABELS) and "rendered" in table["clip"]

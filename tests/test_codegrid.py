@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+from dataclasses import replace
 
 import pytest
 import torch
@@ -36,6 +37,22 @@ def test_bytes_round_trip_keeps_everything():
         assert (a.codebook_size, a.seconds_per_cell) == (b.codebook_size, b.seconds_per_cell)
         assert a.row_edges_hz == b.row_edges_hz
     assert (back.sample_rate, back.num_samples, back.codec) == (16000, 64000, "vqvae_notono")
+
+
+def test_version_2_records_the_codec_weights_and_version_1_files_still_load():
+    grids = replace(_grids(), codec_sha256="ab" * 32)
+    data = grids.to_bytes()
+    assert struct.unpack_from("<8sH", data)[1] == FORMAT_VERSION == 2
+    assert CodeGrids.from_bytes(data).codec_sha256 == "ab" * 32
+    # A version 1 file, as spectrolab 0.1.0 wrote it: no codec_sha256 in the header.
+    _, _, length = struct.unpack_from("<8sHI", data)
+    header = json.loads(data[14 : 14 + length])
+    del header["codec_sha256"]
+    text = json.dumps(header, sort_keys=True).encode()
+    old = CodeGrids.from_bytes(struct.pack("<8sHI", MAGIC, 1, len(text)) + text + data[14 + length :])
+    assert old.codec_sha256 == "" and old.codec == "vqvae_notono"
+    assert torch.equal(old.levels[0].codes, grids.levels[0].codes)
+    assert old.made_by == "'vqvae_notono'" and grids.made_by == "'vqvae_notono' (weights abababababab)"
 
 
 def test_payload_is_two_bytes_per_code():

@@ -4,6 +4,7 @@ real-NSynth-layout data."""
 from __future__ import annotations
 
 import json
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -28,13 +29,25 @@ from spectrolab.data.nsynth_render import (
 )
 from spectrolab.data.ranges import parse_int_spec
 from spectrolab.data.soundfont import TEST_SOUNDFONT, NoteRenderer, NoteSpec, is_silent, normalize_loudness
-from spectrolab.errors import ConfigError, DataError, OutputExistsError
+from spectrolab.errors import ConfigError, DataError, OutputExistsError, SpectrolabWarning
 
 # Piano, three guitars (one family of 3 -> one per split), finger bass, violin, oboe (TimGM6mb renders it silent
 # below pitch 36), and the unmapped music box.
 TINY = RenderConfig(
     soundfont=TEST_SOUNDFONT, programs=(0, 10, 24, 25, 26, 33, 40, 68), pitches=(21, 60, 96), velocities=(25, 127)
 )
+
+
+def test_render_warns_when_programs_are_too_few_for_valid_and_test(tmp_path, capsys):
+    few = RenderConfig(soundfont=TEST_SOUNDFONT, programs=(0, 1, 24), pitches=(60,), velocities=(100,))
+    with pytest.warns(SpectrolabWarning, match="valid and test will hold no notes.*guitar 1, keyboard 2"):
+        render_nsynth(few, tmp_path / "few", workers=1)
+    argv = ["data", "render", "--soundfont", TEST_SOUNDFONT, "--programs", "0,1", "--pitches", "60", "--quiet"]
+    assert cli_main.main([*argv, "--velocities", "100", "--out", str(tmp_path / "cli")]) == 0
+    assert "spectrolab data: warning: valid and test will hold no notes" in capsys.readouterr().err
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nsynth_render.warn_empty_splits(nsynth_render.assign_splits(TINY.mapped, seed=0))
 
 
 def _tree_bytes(root: Path) -> dict[str, bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -14,6 +15,7 @@ from spectrolab.models import create_model, list_models, load_model_dir, save_mo
 from spectrolab.priors import Conditioning, NaiveBayesPrior, Prior, UnigramPrior, bits_per_code
 from spectrolab.priors.base import sample_codes
 from spectrolab.priors.naive_bayes import colour_classes, neighbour_codes
+from spectrolab.priors.transformer import centred_window, edit_windows, score_windows
 from spectrolab.training.prior import EncodedGrids, TrainingBudget, random_hidden, train_transformer_prior
 
 K, H, W = 6, 5, 7
@@ -184,6 +186,49 @@ def test_sampling_keeps_outside_and_is_seeded(grids, name):
     assert torch.equal(first[:, ~region], batch[:, ~region])
     assert torch.equal(first, again)
     assert not torch.equal(first[:, region], other[:, region])
+
+
+def test_windows_centre_on_the_region_where_the_grid_allows():
+    assert centred_window(100, 104, width=235, max_width=16) == (94, 110)
+    assert centred_window(1, 3, width=235, max_width=16) == (0, 16)
+    assert centred_window(230, 235, width=235, max_width=16) == (219, 235)
+    assert centred_window(2, 5, width=10, max_width=16) == (0, 10)
+    assert edit_windows(10, 30, width=235, max_width=16) == [(10, 18, 6, 22), (18, 26, 14, 30), (26, 30, 20, 36)]
+    for width in (7, 8, 9, 30, 31):
+        windows = score_windows(width, 7)
+        assert [(a, b) for _, _, a, b in windows] == list(itertools.pairwise([0, *(b for *_, b in windows)]))
+        assert all(0 <= a <= ka < kb <= b <= width and b - a == min(width, 7) for a, b, ka, kb in windows)
+
+
+def test_transformer_edits_grids_wider_than_its_window(grids):
+    prior = build_priors(grids)["transformer"]
+    wide = structured_grids(2, seed=3).repeat(1, 1, 5)[..., : 5 * W - 2]  # 33 columns, the model takes 7
+    region = torch.zeros(H, wide.shape[-1], dtype=torch.bool)
+    region[1:4, 15:18] = True
+
+    def draw(grid: torch.Tensor, mask: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        return prior.sample(grid, mask, steps=4, generator=torch.Generator().manual_seed(seed))
+
+    edited = draw(wide, region)
+    assert torch.equal(edited[:, ~region], wide[:, ~region]) and not torch.equal(edited, wide)
+    # The window of 7 columns centred on the region's 3 is all the model sees: the cells beyond it do not matter.
+    first, last = centred_window(15, 18, width=wide.shape[-1], max_width=W)
+    assert (first, last) == (13, 20)
+    torch.testing.assert_close(edited[..., first:last], draw(wide[..., first:last], region[:, first:last]))
+    elsewhere = wide.clone()
+    elsewhere[..., :first] = (elsewhere[..., :first] + 1) % K
+    assert torch.equal(draw(elsewhere, region)[..., first:last], edited[..., first:last])
+    # A region wider than the window is drawn part by part; every part changes, the outside never does.
+    region[:, 2:30] = True
+    long_edit = draw(wide, region, seed=1)
+    assert torch.equal(long_edit[:, ~region], wide[:, ~region])
+    assert all(
+        bool((long_edit[..., a:b] != wide[..., a:b]).any()) for a, b, *_ in edit_windows(2, 30, width=33, max_width=W)
+    )
+    log_prob = prior.log_prob(wide[:1], chunk=64)
+    assert log_prob.shape == (1, H, wide.shape[-1]) and bool((log_prob <= 0).all())
+    torch.testing.assert_close(log_prob[..., :4], prior.log_prob(wide[:1, :, :W], chunk=64)[..., :4])
+    assert prior.log_probs(wide, hidden=region).shape == (2, H, wide.shape[-1], K)
 
 
 def test_gibbs_draws_a_single_cell_from_its_conditional(grids):

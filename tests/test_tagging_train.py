@@ -21,6 +21,7 @@ from torch import nn
 
 from spectrolab.audio.io import save
 from spectrolab.cli import tagging as tagging_cli
+from spectrolab.cli.main import main
 from spectrolab.data.chunking import evenly_spaced_chunks, evenly_spaced_starts, random_chunk, tiling_chunks
 from spectrolab.data.clips import LABELS, ClipRecipe, render_clips
 from spectrolab.data.gm import GM_TO_NSYNTH
@@ -28,7 +29,7 @@ from spectrolab.data.nsynth import NSYNTH_FAMILIES
 from spectrolab.data.nsynth_render import nsynth_example
 from spectrolab.data.tracks import load_tracks
 from spectrolab.errors import ConfigError, OutputExistsError
-from spectrolab.models import register_model
+from spectrolab.models import create_model, register_model, save_model_dir
 from spectrolab.tag.aggregate import aggregate, aggregate_segments
 from spectrolab.tag.evaluate import evaluate_tagger
 from spectrolab.tag.metrics import accuracy, multilabel_scores
@@ -70,9 +71,10 @@ def test_evenly_spaced_chunks_follow_the_literature():
     assert chunks[5, 0] == 5 * 26309 and chunks[15, -1] == 15 * 26309 + 59048
 
 
-def test_tiling_chunks_do_not_overlap_and_pad_short_tracks():
+def test_tiling_chunks_do_not_overlap_and_pad_the_last_one_and_short_tracks():
     wave = torch.arange(10, dtype=torch.float32)
-    assert torch.equal(tiling_chunks(wave, 4), torch.tensor([[0.0, 1, 2, 3], [4, 5, 6, 7]]))
+    assert torch.equal(tiling_chunks(wave, 4), torch.tensor([[0.0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 0, 0]]))
+    assert torch.equal(tiling_chunks(wave[:8], 4), torch.tensor([[0.0, 1, 2, 3], [4, 5, 6, 7]]))
     assert torch.equal(tiling_chunks(wave[:3], 4), torch.tensor([[0.0, 1, 2, 0]]))
     chunk = random_chunk(wave, 4, generator=torch.Generator().manual_seed(0))
     assert chunk.shape == (4,) and torch.equal(chunk, torch.arange(chunk[0], chunk[0] + 4))
@@ -143,10 +145,22 @@ def test_train_resume_export_and_evaluate(clips, tmp_path):
     assert energy["sessions"] == 2 and energy["method"].startswith("estimated (CPU-seconds")
     assert 0 < energy["joules"][0] <= energy["joules"][1] and energy["co2e_grams"][1] > 0
     with open(tmp_path / "run/logs/metrics.csv") as fh:  # the rows logged before the resume are kept
-        validations = [int(r["step"]) for r in csv.DictReader(fh) if r.get("val/tracks")]
-    assert validations == [2, 5, 8]
-    with pytest.raises(FileNotFoundError):  # a resume that fails inside fit (Lightning empties the log) ...
+        rows = [r for r in csv.DictReader(fh) if r.get("val/tracks")]
+    assert [int(r["step"]) for r in rows] == [2, 5, 8]
+    # One best checkpoint, the run's true best, also after resuming a run that has finished.
+    again = train_tagger(
+        _config(clips, tmp_path / "run", max_epochs=3, resume=str(tmp_path / "run/checkpoints/last.ckpt"))
+    )
+    for run in (resumed, again):
+        assert (
+            run.best_score == pytest.approx(max(float(r["val/roc_auc"]) for r in rows)) and run.metric == "val/roc_auc"
+        )
+    assert [p.name for p in (tmp_path / "run/checkpoints").glob("best-*.ckpt")] == [again.best_checkpoint.name]
+    with pytest.raises(ConfigError, match="no such checkpoint"):
         train_tagger(_config(clips, tmp_path / "run", max_epochs=4, resume=str(tmp_path / "run/missing.ckpt")))
+    (tmp_path / "run/bad.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(Exception, match=r"pickle|zip|file"):  # a resume that fails inside fit (Lightning empties
+        train_tagger(_config(clips, tmp_path / "run", max_epochs=4, resume=str(tmp_path / "run/bad.ckpt")))  # the log)
     with open(tmp_path / "run/logs/metrics.csv") as fh:  # ... leaves the log as it was
         assert [int(r["step"]) for r in csv.DictReader(fh) if r.get("val/tracks")] == [2, 5, 8]
 
@@ -218,6 +232,7 @@ def test_command_line_train_eval_tag(clips, tmp_path, capsys):
     )
     assert json.loads((out / "model/config.json").read_text())["args"]["input_length"] == 8000
     assert _cli("eval", "tagger", str(out / "model"), "--data", str(clips), "--json", str(tmp_path / "e.json")) == 0
+    assert _cli("eval", "tagger", str(out), "--data", str(clips)) == 0  # the run folder: its exported model
     ckpt = next((out / "checkpoints").glob("best-*.ckpt"))
     assert _cli("eval", "tagger", str(ckpt), "--data", str(clips), "--aggregation", "max") == 0
     report = json.loads((tmp_path / "e.json").read_text())
@@ -251,6 +266,19 @@ def test_command_line_train_eval_tag(clips, tmp_path, capsys):
     assert "energy per song (2 per call): " in printed and "carbon per song: " in printed and "estimated" in printed
 
 
+def test_command_line_training_is_quiet_and_names_its_metric(clips, tmp_path, capfd):
+    argv = ["train", "tagger", "--model", "test/tiny-tagger", "--data", str(clips), "--out", str(tmp_path / "q")]
+    assert main([*argv, "--max-epochs", "1", "--batch-size", "3", "--quiet"]) == 0
+    out, err = capfd.readouterr()
+    assert out.startswith("best validation roc_auc 0.") and len(out.splitlines()) == 2
+    assert "Seed set" not in out + err and "GPU available" not in out + err and "Warning" not in err
+    assert main([*argv, "--max-steps", "0", "--force"]) == 2
+    assert capfd.readouterr().err.strip().endswith("0 would export an untrained model")
+    assert main([*argv, "--devices", "0", "--force"]) == 2
+    err = capfd.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "devices=0" in err
+
+
 def test_predict_files_batched_equals_one_by_one(clips, tmp_path):
     result = train_tagger(_config(clips, tmp_path / "p", max_steps=1))
     tagger = load_tagger(result.model_dir)
@@ -259,7 +287,26 @@ def test_predict_files_batched_equals_one_by_one(clips, tmp_path):
     for f, p in zip(files, together, strict=True):
         alone = predict_files(tagger, [f], batch_size=1)[0]
         assert torch.allclose(p.scores, alone.scores, atol=1e-6)
-        assert p.chunk_scores.shape[0] == max(1, sf.info(str(f)).frames // tagger.input_length)
+        assert p.chunk_scores.shape[0] == -(-sf.info(str(f)).frames // tagger.input_length)  # the last one padded
+
+
+def test_tagging_covers_the_last_chunk_refuses_a_blip_and_reports_silence(tmp_path, notes, capsys):
+    model = create_model("test/tiny-tagger", num_classes=2, input_length=48000)  # 3 s chunks
+    save_model_dir(model, tmp_path / "tagger", metadata={"labels": ["a", "b"], "multilabel": True})
+    note = save(tmp_path / "note.wav", notes[0], sample_rate=16000)  # 4 s: a 3 s chunk and a padded 1 s
+    silent = save(tmp_path / "silent.wav", torch.zeros(64000), sample_rate=16000)
+    blip = save(tmp_path / "blip.wav", notes[0, :16], sample_rate=16000)  # 1 ms
+    (prediction, quiet) = predict_files(load_tagger(tmp_path / "tagger"), [note, silent])
+    assert prediction.chunk_scores.shape == (2, 2) and prediction.seconds == 4.0 and not prediction.silent
+    assert quiet.silent and quiet.top() == [] and quiet.to_dict()["silent"]
+    argv = ["tag", "--model", str(tmp_path / "tagger"), "--taggram", str(tmp_path / "png")]
+    assert main([*argv, str(note), str(silent)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{note}: ") and out[1] == f"{silent}: silent (peak below -80 dBFS), not tagged"
+    assert main([*argv, str(blip)]) == 2
+    assert "0.001 s of audio is too short to tag" in capsys.readouterr().err
+    assert main([*argv, str(note), "--top", "0", "--force"]) == 2
+    assert "--top 0" in capsys.readouterr().err
 
 
 def _nsynth_fixture(root, notes) -> None:
@@ -287,6 +334,18 @@ def test_single_label_family_training_on_nsynth_format(tmp_path, notes):
     assert evaluate_tagger(tagger, tracks).accuracy == pytest.approx(result.best_score, abs=1e-6)
     pitches = load_tracks(tmp_path / "nsynth", "test", target="pitch")
     assert pitches.labels[0] == "21" and sorted(pitches.targets.tolist()) == sorted(n.pitch - 21 for n in FIXTURE_NOTES)
+
+
+def test_clip_tagger_is_evaluated_on_the_families_of_notes(tmp_path, notes, capsys):
+    _nsynth_fixture(tmp_path / "nsynth", notes)
+    # The shipped tagger's 17 tags include NSynth's 11 families: scored on those.
+    assert main(["eval", "tagger", str(DEFAULT_TAGGER), "--data", str(tmp_path / "nsynth")]) == 0
+    assert "accuracy=" in capsys.readouterr().out
+    model = create_model("test/tiny-tagger", num_classes=2)
+    save_model_dir(model, tmp_path / "ab", metadata={"labels": ["bass", "drums"], "multilabel": True})
+    assert main(["eval", "tagger", str(tmp_path / "ab"), "--data", str(tmp_path / "nsynth")]) == 2
+    err = capsys.readouterr().err
+    assert "the tagger's 2 labels lack 10 of the data's 11: brass, flute, guitar" in err and "and 2 more" in err
 
 
 def test_shipped_tagger_works_out_of_the_box(clips, capsys):

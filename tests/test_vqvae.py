@@ -3,6 +3,7 @@ the digits prototype and the encode/decode CLI."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -13,7 +14,7 @@ from spectrolab import metrics
 from spectrolab.audio import io
 from spectrolab.audio.representations import LogMelConfig
 from spectrolab.cli.main import main
-from spectrolab.codec import Codec, CodeGrids, load_codec
+from spectrolab.codec import DEFAULT_CODEC_DIR, Codec, CodeGrids, load_codec
 from spectrolab.codec.digits import (
     DigitsVQVAE,
     load_digits_images,
@@ -23,8 +24,9 @@ from spectrolab.codec.digits import (
 )
 from spectrolab.data.nsynth_render import RenderConfig, render_nsynth
 from spectrolab.data.soundfont import TEST_SOUNDFONT
-from spectrolab.errors import ConfigError, DataError
-from spectrolab.models import create_model, list_models
+from spectrolab.errors import ConfigError, DataError, ModelError, SpectrolabWarning
+from spectrolab.models import create_model, list_models, save_model_dir
+from spectrolab.models.registry import WEIGHTS_NAME
 from spectrolab.training.codec import (
     CodecModule,
     CodecTrainConfig,
@@ -110,8 +112,31 @@ def test_decode_survives_the_code_file(default, notes, tmp_path):
 
 
 def test_decode_rejects_codes_of_another_codec(default, notono, notes):
-    with pytest.raises(ConfigError, match="do not fit"):
+    with pytest.raises(
+        ConfigError, match=r"codes made by codec 'vqvae_notono', of shapes .* do not fit this codec 'vqvae_default'"
+    ):
         default.decode(notono.encode(notes[:1]))
+
+
+def test_codes_remember_the_codec_weights_and_another_codec_refuses_them(notes, tmp_path):
+    shipped = load_codec()
+    weights = (DEFAULT_CODEC_DIR / WEIGHTS_NAME).read_bytes()
+    assert shipped.weights_sha256 == hashlib.sha256(weights).hexdigest()
+    grids = shipped.encode(notes[:1])
+    assert (grids.codec, grids.codec_sha256) == ("vqvae_default", shipped.weights_sha256)
+    # The same architecture with other weights: same grid shapes, other codes.
+    torch.manual_seed(1)
+    save_model_dir(create_model("vqvae_default"), tmp_path / "other")
+    other = load_codec(tmp_path / "other")
+    with pytest.raises(ModelError, match=r"made by codec 'vqvae_default' \(weights 3b1f6156af11\), not by this"):
+        other.decode(grids)
+    with pytest.warns(SpectrolabWarning, match="going ahead"):
+        assert other.decode(grids, allow_mismatch=True).shape == (1, 64000)
+    assert shipped.decode(grids).shape == (1, 64000)
+    grids.save(tmp_path / "x.codes")
+    argv = ["decode", str(tmp_path / "x.codes"), "-o", str(tmp_path / "x.wav"), "--model", str(tmp_path / "other")]
+    assert main(argv) == 2 and not (tmp_path / "x.wav").exists()
+    assert main([*argv, "--allow-codec-mismatch"]) == 0
 
 
 def test_codec_needs_mel_if_and_a_known_phase():
@@ -188,6 +213,37 @@ def test_libraries_share_the_notes_and_cosine_decays(tmp_path):
         CodecModule("vqvae_default", lr_schedule="cosine")
 
 
+# Scripted validation scores (mel LSD, lower is better) by step: step 3 is the best, step 4 is worse.
+SCRIPTED_LSD = {1: 9.0, 2: 8.0, 3: 6.0, 4: 7.0}
+
+
+def test_resumed_codec_run_keeps_reports_and_exports_its_true_best(tmp_path, monkeypatch):
+    def scripted_validation(self, batch, batch_idx):
+        self.log("val/mel_lsd", torch.tensor(SCRIPTED_LSD[self.global_step]))
+
+    monkeypatch.setattr(CodecModule, "validation_step", scripted_validation)
+    config = RenderConfig(soundfont=TEST_SOUNDFONT, programs=(0, 1, 2, 24, 25, 26), pitches=(60,), velocities=(100,))
+    render_nsynth(config, tmp_path / "data")
+    run = tmp_path / "run"
+    train = CodecTrainConfig(
+        data=str(tmp_path / "data"), out=str(run), preset="vqvae_notono", batch_size=2, max_steps=3, val_every=1,
+        val_notes=1, train_notes=2, max_minutes=None,
+    )  # fmt: skip
+    assert train_codec(train).best_mel_lsd == 6.0
+    last = str(run / "checkpoints/last.ckpt")  # written at step 3 before step 3's validation found the best
+    for _ in range(2):  # resume to 4 steps (worse), then resume the finished run again
+        resumed = train_codec(CodecTrainConfig(**{**train.__dict__, "max_steps": 4, "resume": last}))
+        assert resumed.steps == 4 and resumed.best_mel_lsd == 6.0
+        assert [p.name for p in (run / "checkpoints").glob("best-*.ckpt")] == ["best-step=3.ckpt"]
+        metadata = json.loads((run / "model/config.json").read_text())["metadata"]
+        assert metadata["budget"]["exported_step"] == 3 and metadata["best_val_mel_lsd"] == 6.0
+        last = str(run / "checkpoints/last.ckpt")
+    with pytest.raises(ConfigError, match="--max-steps 0"):
+        train_codec(CodecTrainConfig(**{**train.__dict__, "max_steps": 0, "force": True}))
+    with pytest.raises(ConfigError, match="no such checkpoint"):
+        train_codec(CodecTrainConfig(**{**train.__dict__, "resume": str(run / "missing.ckpt")}))
+
+
 def test_digits_vqvae_learns():
     torch.manual_seed(0)
     digits = load_digits_images()
@@ -230,6 +286,11 @@ def test_cli_encode_decode_and_force(notes, tmp_path, capsys):
     assert main(["decode", str(codes), "-o", str(out)]) == 0
     assert io.load(out).shape == (1, 64000)
     assert main(["decode", str(codes), "-o", str(out)]) == 2
+    io.save(tmp_path / "blip.wav", notes[0, :16], sample_rate=16000)  # 1 ms
+    assert main(["encode", str(tmp_path / "blip.wav"), "-o", str(tmp_path / "blip.codes")]) == 2
+    assert "0.001 s of audio is too short to encode (one time cell is 0.256 s)" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="shorter than one time cell"):
+        load_codec().encode(notes[0, :4095])
     (tmp_path / "bad.codes").write_bytes(b"junk")
     assert main(["decode", str(tmp_path / "bad.codes"), "-o", str(tmp_path / "b.wav")]) == 2
     assert "code-grid" in capsys.readouterr().err

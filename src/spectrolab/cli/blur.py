@@ -5,24 +5,21 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from spectrolab.audio import io
 from spectrolab.cli.energy import add_energy_options, run_measured
-from spectrolab.codec import load_codec
-from spectrolab.data.nsynth import NSYNTH_FAMILIES
-from spectrolab.edit.blur import BlurOptions
-from spectrolab.edit.editor import edit_file
-from spectrolab.edit.plot import plot_edit
-from spectrolab.edit.region import CellRegion, Region, parse_span
+from spectrolab.data.nsynth_format import NSYNTH_FAMILIES
 from spectrolab.errors import ConfigError
-from spectrolab.priors.api import load_prior
-from spectrolab.priors.base import Conditioning
+
+if TYPE_CHECKING:
+    from spectrolab.edit.region import CellRegion, Region
+    from spectrolab.priors.base import Conditioning
 
 
 def region_from_args(args: argparse.Namespace, *, duration: float, nyquist: float) -> Region:
     """The region of ``--time`` and ``--freq`` (each defaulting to the whole sound)."""
+    from spectrolab.edit.region import Region, parse_span
+
     start, stop = parse_span(args.time, what="--time") if args.time else (0.0, duration)
     low, high = parse_span(args.freq, what="--freq") if args.freq else (0.0, nyquist)
     return Region(start_s=start, stop_s=stop, low_hz=low, high_hz=high)
@@ -30,6 +27,8 @@ def region_from_args(args: argparse.Namespace, *, duration: float, nyquist: floa
 
 def cells_from_args(args: argparse.Namespace, *, height: int, width: int) -> CellRegion:
     """The cells of ``--rows`` and ``--cols`` (each defaulting to the whole grid)."""
+    from spectrolab.edit.region import CellRegion, parse_span
+
     if args.time or args.freq:
         raise ConfigError("give the region either in seconds and Hz (--time, --freq) or in cells (--rows, --cols)")
     rows = parse_span(args.rows, what="--rows") if args.rows else (0, height)
@@ -40,6 +39,10 @@ def cells_from_args(args: argparse.Namespace, *, height: int, width: int) -> Cel
 
 
 def _conditioning(args: argparse.Namespace) -> Conditioning | None:
+    import torch
+
+    from spectrolab.priors.base import Conditioning
+
     if args.pitch is None and args.family is None:
         return None
     pitch = None if args.pitch is None else torch.tensor([args.pitch])
@@ -48,10 +51,20 @@ def _conditioning(args: argparse.Namespace) -> Conditioning | None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from spectrolab.audio import io
+    from spectrolab.codec import load_codec
+    from spectrolab.edit.blur import BlurOptions
+    from spectrolab.edit.editor import edit_file
+    from spectrolab.edit.plot import plot_edit
+    from spectrolab.plot import figure_format
+    from spectrolab.priors.api import load_prior
+
     started = time.perf_counter()
     for path in (args.output, args.plot):
         if path is not None:
             io.check_writable(path, force=args.force)
+    if args.plot:
+        figure_format(args.plot)  # an unknown extension is refused before any work
     codec = load_codec(args.codec)
     prior = load_prior(args.prior)
     info = io.info(args.input)
@@ -67,6 +80,7 @@ def _run(args: argparse.Namespace) -> int:
         steps=args.steps,
         seed=args.seed,
         conditioning=_conditioning(args),
+        allow_codec_mismatch=args.allow_codec_mismatch,
     )
     result = run_measured(  # repeated calls (--energy) overwrite the output they wrote themselves
         args,
@@ -118,7 +132,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--freq", help="LOW:HIGH Hz (default: all frequencies)")
     p.add_argument("--rows", help="FIRST:STOP grid rows, instead of --freq (0 = lowest band)")
     p.add_argument("--cols", help="FIRST:STOP grid columns, instead of --time")
-    p.add_argument("--prior", default="nb", help="nb, transformer, or a prior model directory (default: nb)")
+    p.add_argument("--prior", default="nb", help="nb, transformer, or a prior model directory")
     p.add_argument("--codec", help="codec model directory (default: the shipped codec)")
     p.add_argument("--level", type=int, default=0, help="code level to edit (0 = bottom, finest)")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (> 0; lower is tamer)")
@@ -128,7 +142,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--family", choices=NSYNTH_FAMILIES, help="target instrument family")
     p.add_argument("--resynthesize", action="store_true", help="output the whole sound decoded by the codec")
     p.add_argument("--subtype", help="output sample type, e.g. PCM_16, PCM_24, FLOAT (default: the input's)")
-    p.add_argument("--plot", type=Path, help="also write a before/after PNG at the input's rate, grid and region drawn")
+    p.add_argument(
+        "--plot",
+        type=Path,
+        help="also write the before/after figure at the input's rate, grid and region drawn (.png .jpg .svg .pdf)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
+    p.add_argument(
+        "--allow-codec-mismatch", action="store_true", help="edit even if the prior was fitted on another codec"
+    )
     add_energy_options(p)
     p.set_defaults(run=_run)

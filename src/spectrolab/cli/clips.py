@@ -6,9 +6,21 @@ import argparse
 
 from spectrolab.cli.train import subcommand_group
 from spectrolab.data.clips import SPLITS, ClipRecipe, render_clips
+from spectrolab.errors import ConfigError
+
+
+def _out(args: argparse.Namespace) -> str:
+    """The output folder, given as ``DIR`` or as ``--out DIR`` (as ``data render`` takes it)."""
+    if args.out_dir and args.out and args.out_dir != args.out:
+        raise ConfigError(f"two output folders given ({args.out_dir} and --out {args.out}); give one")
+    out = args.out or args.out_dir
+    if not out:
+        raise ConfigError("give the output folder: `spectrolab data clips --out DIR` (or DIR)")
+    return str(out)
 
 
 def _run(args: argparse.Namespace) -> int:
+    out = _out(args)
     recipe = ClipRecipe(
         soundfont=args.soundfont,
         seed=args.seed,
@@ -17,17 +29,18 @@ def _run(args: argparse.Namespace) -> int:
         max_duration=args.max_duration,
         sample_rate=args.sample_rate,
     )
-    render_clips(args.out, recipe, force=args.force, progress=lambda split, n: print(f"{split}: {n} clips"))
-    print(f"wrote {args.out}")
+    render_clips(out, recipe, force=args.force, progress=lambda split, n: print(f"{split}: {n} clips"))
+    print(f"wrote {out}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     group = subcommand_group(subparsers, "data", help="render or inspect datasets")
     p = group.add_parser("clips", help="render multi-instrument clips with multi-label tags")
-    p.add_argument("out", help="output directory")
+    p.add_argument("out_dir", nargs="?", metavar="DIR", help="output folder (or --out DIR)")
+    p.add_argument("--out", help="output folder (gets train/, valid/, test/ and labels.json)")
     p.add_argument("--soundfont", default=ClipRecipe.soundfont, help="GM soundfont name or path")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the clips")
     p.add_argument(
         "--counts",
         type=int,
@@ -38,6 +51,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--min-duration", type=float, default=ClipRecipe.min_duration, help="seconds")
     p.add_argument("--max-duration", type=float, default=ClipRecipe.max_duration, help="seconds")
-    p.add_argument("--sample-rate", type=int, default=ClipRecipe.sample_rate)
+    p.add_argument("--sample-rate", type=int, default=ClipRecipe.sample_rate, help="Hz")
     p.add_argument("--force", action="store_true", help="overwrite an existing dataset")
     p.set_defaults(run=_run)

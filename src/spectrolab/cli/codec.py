@@ -6,13 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-from spectrolab.audio.io import check_writable
 from spectrolab.cli.train import train_subparsers
-from spectrolab.codec.api import decode, encode, load_codec
-from spectrolab.codec.codegrid import CodeGrids
 
 
 def _encode(args: argparse.Namespace) -> int:
+    from spectrolab.audio.io import check_writable
+    from spectrolab.codec.api import encode, load_codec
+
     check_writable(args.output, force=args.force)
     codec = load_codec(args.model)
     grids = encode(args.input, codec=codec)
@@ -26,16 +26,21 @@ def _encode(args: argparse.Namespace) -> int:
 
 
 def _decode(args: argparse.Namespace) -> int:
+    from spectrolab.audio.io import check_writable
+    from spectrolab.codec.api import decode, load_codec
+    from spectrolab.codec.codegrid import CodeGrids
+
     check_writable(args.output, force=args.force)
     codec = load_codec(args.model)
     grids = CodeGrids.load(args.input)
-    decode(grids, args.output, codec=codec, force=args.force)
+    decode(grids, args.output, codec=codec, force=args.force, allow_mismatch=args.allow_codec_mismatch)
     print(f"{args.output}: {grids.duration:.2f} s at {codec.sample_rate} Hz")
     return 0
 
 
 def _train(args: argparse.Namespace) -> int:
     from spectrolab.training.codec import CodecTrainConfig, train_codec
+    from spectrolab.training.runs import quiet_lightning
 
     config = CodecTrainConfig(
         data=args.data,
@@ -57,7 +62,8 @@ def _train(args: argparse.Namespace) -> int:
         resume=args.resume,
         force=args.force,
     )
-    result = train_codec(config)
+    with quiet_lightning(verbose=args.verbose):
+        result = train_codec(config)
     lsd = "n/a" if result.best_mel_lsd is None else f"{result.best_mel_lsd:.2f} dB"
     print(f"{result.model_dir}: {result.steps} steps in {result.seconds / 60:.1f} min; best val mel LSD {lsd}")
     return 0
@@ -79,6 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("input", type=Path, help="code-grid file written by `spectrolab encode`")
     p.add_argument("-o", "--output", type=Path, required=True, help="audio file to write (.wav, .flac, .ogg)")
     _model_arg(p)
+    p.add_argument("--allow-codec-mismatch", action="store_true", help="decode even codes another codec made")
     p.set_defaults(run=_decode)
 
     p = train_subparsers(subparsers).add_parser("codec", help="train a codec preset on NSynth-format notes")
@@ -92,8 +99,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="vqvae_default", help="registered codec (see `spectrolab models --task codec`)")
     p.add_argument("--model-args", default="{}", help="JSON overrides of the preset's arguments")
     p.add_argument("--train-notes", type=int, default=2000, help="notes loaded for training, covering every pitch")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=8, help="crops per optimiser step")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant", help="cosine needs --max-steps")
     p.add_argument("--val-notes", type=int, default=16, help="whole validation notes, shared among the --data folders")
     p.add_argument(
@@ -101,10 +108,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--audio-weight", type=float, default=0.0, help="multi-resolution STFT loss weight")
     p.add_argument("--max-minutes", type=float, default=70.0, help="wall-clock budget (resuming counts past time)")
-    p.add_argument("--max-steps", type=int, default=-1)
+    p.add_argument("--max-steps", type=int, default=-1, help="step budget (-1: none, the time budget decides)")
     p.add_argument("--val-every", type=int, default=300, help="validate every this many steps")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--resume", help="checkpoint to resume from (e.g. OUT/checkpoints/last.ckpt)")
+    p.add_argument("--verbose", action="store_true", help="also show Lightning's own messages and warnings")
     p.add_argument("--force", action="store_true", help="retrain over an exported model in OUT")
     p.set_defaults(run=_train)

@@ -8,13 +8,14 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from spectrolab.data.nsynth import NSYNTH_FAMILIES, SPLITS, read_examples, split_dir
-from spectrolab.data.nsynth_render import (
+from spectrolab.data.nsynth_format import (
     MANIFEST_FILE,
+    NSYNTH_FAMILIES,
     NSYNTH_PITCHES,
     NSYNTH_VELOCITIES,
-    RenderConfig,
-    render_nsynth,
+    SPLITS,
+    read_examples,
+    split_dir,
 )
 from spectrolab.data.ranges import parse_int_spec
 from spectrolab.data.soundfont import DEFAULT_SOUNDFONT
@@ -28,6 +29,8 @@ def _span(values: tuple[int, ...]) -> str:
 
 
 def _render(args: argparse.Namespace) -> int:
+    from spectrolab.data.nsynth_render import RenderConfig, render_nsynth
+
     config = RenderConfig(
         soundfont=args.soundfont,
         programs=parse_int_spec(args.programs, name="--programs", low=0, high=127),
@@ -43,13 +46,33 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _clips_info(root: Path) -> int:
+    from spectrolab.data.clips import LABELS_NAME, summarise_clips
+
+    summary = summarise_clips(root)
+    print(f"{'tag':12s}" + "".join(f"{s:>8s}" for s in summary))
+    labels = next(iter(summary.values())).tags if summary else {}
+    for label in labels:
+        print(f"{label:12s}" + "".join(f"{part.tags[label]:8d}" for part in summary.values()))
+    print(f"{'clips':12s}" + "".join(f"{part.clips:8d}" for part in summary.values()))
+    print(f"{'minutes':12s}" + "".join(f"{part.seconds / 60:8.1f}" for part in summary.values()))
+    recipe = json.loads((root / LABELS_NAME).read_text()).get("recipe", {})
+    print(f"clip dataset rendered from {recipe.get('soundfont', '?')} with seed {recipe.get('seed', '?')}")
+    return 0
+
+
 def _info(args: argparse.Namespace) -> int:
     root = Path(args.dir)
     if not root.is_dir():
         raise DataError(f"{root}: no such dataset folder")
+    if (root / "labels.json").is_file():
+        return _clips_info(root)
     present = [s for s in SPLITS if split_dir(root, s).is_dir()]
     if not present:
-        raise DataError(f"{root}: holds no nsynth-{{{','.join(SPLITS)}}} folder")
+        raise DataError(
+            f"{root}: holds no nsynth-{{{','.join(SPLITS)}}} folder and no labels.json; not a dataset "
+            "`spectrolab data render` or `data clips` wrote"
+        )
     counts = {
         s: Counter(e["instrument_family_str"] for e in read_examples(split_dir(root, s)).values()) for s in present
     }
@@ -79,14 +102,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument("--soundfont", default=DEFAULT_SOUNDFONT, help="a .sf2 path or a name in the system folders")
     render.add_argument("--out", required=True, help="output folder (gets nsynth-{train,valid,test}/)")
     render.add_argument("--programs", default="0:127", help="GM programs 0-127; unmapped ones are skipped")
-    render.add_argument("--pitches", default=_span(NSYNTH_PITCHES), help="MIDI pitches (default: NSynth's)")
-    render.add_argument("--velocities", default=_span(NSYNTH_VELOCITIES), help="MIDI velocities (default: NSynth's)")
+    render.add_argument(
+        "--pitches", default=_span(NSYNTH_PITCHES), help="MIDI pitches (default: NSynth's, %(default)s)"
+    )
+    render.add_argument(
+        "--velocities", default=_span(NSYNTH_VELOCITIES), help="MIDI velocities (default: NSynth's, %(default)s)"
+    )
     render.add_argument("--seed", type=int, default=0, help="seed of the split assignment and subsampling")
     render.add_argument("--max-per-program", type=int, help="keep this many notes per program (all pitches first)")
     render.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="rendering processes")
     render.add_argument("--force", action="store_true", help="replace an existing output folder")
     render.add_argument("--quiet", action="store_true", help="no progress bar")
     render.set_defaults(run=_render)
-    info = sub.add_parser("info", help="count the notes per split and family of an NSynth-format dataset")
-    info.add_argument("dir", help="dataset folder holding nsynth-train/ etc.")
+    info = sub.add_parser(
+        "info", help="notes per split and family of an NSynth-format dataset, or clips and tags of a clip dataset"
+    )
+    info.add_argument("dir", help="dataset folder (nsynth-train/ etc., or labels.json and train/ etc.)")
     info.set_defaults(run=_info)

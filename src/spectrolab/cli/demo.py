@@ -12,23 +12,24 @@ import argparse
 import time
 from pathlib import Path
 
-import torch
-
-from spectrolab.audio import io
-from spectrolab.codec import load_codec
 from spectrolab.data.soundfont import NoteSpec
-from spectrolab.edit.blur import BlurOptions
-from spectrolab.edit.editor import edit_file
-from spectrolab.edit.plot import plot_edit
-from spectrolab.edit.region import Region, parse_span
-from spectrolab.priors.api import load_prior
+from spectrolab.paths import ASSETS
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLE_NOTE = ASSETS / "example_note.wav"
 EXAMPLE_SPEC = NoteSpec(program=40, pitch=64, velocity=100)
 
 
 def _run(args: argparse.Namespace) -> int:
+    import torch
+
+    from spectrolab.audio import io
+    from spectrolab.codec import load_codec
+    from spectrolab.edit.blur import BlurOptions
+    from spectrolab.edit.editor import edit_file
+    from spectrolab.edit.plot import plot_edit
+    from spectrolab.edit.region import Region, parse_span
+    from spectrolab.priors.api import load_prior
+
     started = time.perf_counter()
     out = Path(args.out)
     codec, prior = load_codec(), load_prior(args.prior)

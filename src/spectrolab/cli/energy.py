@@ -9,13 +9,9 @@ import sys
 from collections.abc import Callable
 from typing import TypeVar
 
-import torch
-
-from spectrolab.audio.io import check_writable
 from spectrolab.cli.train import subcommand_group
 from spectrolab.energy.carbon import CarbonIntensity, carbon_intensity, emissions
 from spectrolab.energy.meters import create_meter, list_meters
-from spectrolab.energy.records import Measurement, write_measurement
 from spectrolab.energy.repeat import measure_call
 
 T = TypeVar("T")
@@ -45,6 +41,11 @@ def run_measured(args: argparse.Namespace, fn: Callable[[], T], *, name: str, un
     a call does ``units`` of them) with the method and CO2e; writes ``--energy-json``."""
     if not (args.energy or args.energy_json):
         return fn()
+    import torch
+
+    from spectrolab.audio.io import check_writable
+    from spectrolab.energy.records import Measurement, write_measurement
+
     if args.energy_json:
         check_writable(args.energy_json, force=args.force)
     intensity = intensity_from_args(args)
@@ -63,6 +64,7 @@ def run_measured(args: argparse.Namespace, fn: Callable[[], T], *, name: str, un
 
 
 def _report(args: argparse.Namespace) -> int:
+    from spectrolab.audio.io import check_writable
     from spectrolab.energy.report import collect_rows, report_json, report_table, save_report_figure
 
     if args.out:

@@ -7,12 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from spectrolab.audio.io import atomic_write_bytes, check_writable
 from spectrolab.cli.energy import add_energy_options, run_measured
 from spectrolab.cli.train import subcommand_group, train_subparsers
 from spectrolab.errors import ConfigError
-from spectrolab.tag.aggregate import AGGREGATIONS
-from spectrolab.tag.predict import DEFAULT_TAGGER
+from spectrolab.paths import DEFAULT_TAGGER
+from spectrolab.tag.names import AGGREGATIONS
 
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")  # Lightning's names; 16-mixed needs a GPU
 
@@ -36,6 +35,7 @@ def _devices(value: str) -> int | str:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from spectrolab.training.runs import quiet_lightning
     from spectrolab.training.tagging import TrainConfig, train_tagger
 
     config = TrainConfig(
@@ -64,15 +64,19 @@ def _train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         force=args.force,
     )
-    result = train_tagger(config)
+    with quiet_lightning(verbose=args.verbose):
+        result = train_tagger(config)
     if result.global_rank != 0:  # DDP: the other processes stay quiet
         return 0
-    print(f"best validation score {result.best_score} after {result.steps} steps in {result.train_seconds:.0f} s")
+    metric = result.metric.removeprefix("val/")
+    score = "no validation ran" if result.best_score is None else f"best validation {metric} {result.best_score:.4f}"
+    print(f"{score} after {result.steps} steps in {result.train_seconds:.0f} s")
     print(f"model: {result.model_dir}  checkpoint: {result.best_checkpoint}  logs: {result.log_dir}")
     return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from spectrolab.audio.io import atomic_write_bytes
     from spectrolab.data.tracks import load_tracks
     from spectrolab.tag.evaluate import evaluate_tagger
     from spectrolab.training.tagging import load_any_tagger
@@ -88,10 +92,13 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _tag(args: argparse.Namespace) -> int:
-    from spectrolab.tag.predict import predict_files
+    from spectrolab.audio.io import atomic_write_bytes, check_writable
+    from spectrolab.tag.predict import SILENCE_DBFS, predict_files
     from spectrolab.tag.taggram import save_taggram
     from spectrolab.training.tagging import load_any_tagger
 
+    if args.top < 1:
+        raise ConfigError(f"--top {args.top}: give the number of tags to print per file, at least 1")
     if args.json:
         check_writable(args.json, force=args.force)
     tagger = load_any_tagger(args.model)
@@ -104,7 +111,7 @@ def _tag(args: argparse.Namespace) -> int:
     )
     for prediction in predictions:
         tags = ", ".join(f"{label} {score:.2f}" for label, score in prediction.top(args.top))
-        print(f"{prediction.path}: {tags}")
+        print(f"{prediction.path}: {tags or f'silent (peak below {SILENCE_DBFS:g} dBFS), not tagged'}")
         if args.taggram:
             save_taggram(prediction, Path(args.taggram) / f"{prediction.path.stem}.png", force=args.force)
     if args.json:
@@ -130,12 +137,12 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="dataset: clips, MagnaTagATune layout or NSynth format")
     p.add_argument("--out", required=True, help="run folder: checkpoints/, logs/, model/")
     p.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE", help="builder argument")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--max-epochs", type=int, default=100)
-    p.add_argument("--max-steps", type=int, default=-1)
-    p.add_argument("--max-minutes", type=float, default=None, help="wall-clock training budget")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--batch-size", type=int, default=16, help="chunks per optimiser step")
+    p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
+    p.add_argument("--max-epochs", type=int, default=100, help="epoch budget")
+    p.add_argument("--max-steps", type=int, default=-1, help="step budget (-1: none)")
+    p.add_argument("--max-minutes", type=float, default=None, help="wall-clock training budget (default: none)")
     p.add_argument("--val-tracks", type=int, help="validate on this many tracks spread over the split (default all)")
     p.add_argument("--val-every-steps", type=int, help="validate every this many steps (default: after every epoch)")
     p.add_argument("--patience", type=int, default=10, help="early stopping: validations without improvement")
@@ -151,6 +158,7 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--num-workers", type=int, default=0, help="data loader processes")
     p.add_argument("--resume", help="checkpoint to resume from (e.g. OUT/checkpoints/last.ckpt)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--verbose", action="store_true", help="also show Lightning's own messages and warnings")
     p.add_argument("--force", action="store_true", help="reuse an existing run folder")
     _add_eval_options(p)
     p.set_defaults(run=_train)
@@ -159,9 +167,9 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
 def _register_eval(subparsers: argparse._SubParsersAction) -> None:
     group = subcommand_group(subparsers, "eval", help="evaluate a trained model")
     p = group.add_parser("tagger", help="song-level evaluation of a tagger")
-    p.add_argument("checkpoint", help="model directory or Lightning .ckpt")
+    p.add_argument("checkpoint", help="model directory, training run folder (RUN, for RUN/model) or Lightning .ckpt")
     p.add_argument("--data", required=True, help="dataset folder")
-    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split to evaluate")
     p.add_argument("--json", help="also write the scores to this JSON file")
     p.add_argument("--force", action="store_true", help="overwrite --json")
     _add_eval_options(p)
@@ -171,8 +179,10 @@ def _register_eval(subparsers: argparse._SubParsersAction) -> None:
 def _register_tag(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("tag", help="tag audio files with a trained tagger")
     p.add_argument("files", nargs="+", help="audio files")
-    p.add_argument("--model", default=str(DEFAULT_TAGGER), help="model directory or .ckpt (default: shipped)")
-    p.add_argument("--top", type=int, default=5, help="tags to print per file")
+    p.add_argument(
+        "--model", default=str(DEFAULT_TAGGER), help="model directory or .ckpt (default: the shipped tagger)"
+    )
+    p.add_argument("--top", type=int, default=5, help="tags to print per file (at least 1; more than all: all)")
     p.add_argument("--aggregation", choices=AGGREGATIONS, default=None, help="default: the model's own")
     p.add_argument("--json", help="write all scores and chunk scores to this JSON file")
     p.add_argument("--taggram", help="write a taggram PNG per file into this folder")

@@ -10,9 +10,12 @@ File format (little-endian, pickle-free)::
     magic   8 bytes  b"SLCODES\\0"
     version uint16   FORMAT_VERSION
     length  uint32   byte length of the JSON header
-    header  JSON     {"sample_rate", "num_samples", "batch", "codec", "payload_bytes", "crc32",
+    header  JSON     {"sample_rate", "num_samples", "batch", "codec", "codec_sha256", "payload_bytes", "crc32",
                       "levels": [{"shape": [H, W], "codebook_size", "seconds_per_cell", "row_edges_hz"}]}
     payload uint16   the codes of every level in order, each (B, H, W) row-major
+
+Version 2 added ``codec_sha256``, the SHA-256 of the weights of the codec that made the codes ("" if it was
+not loaded from a model directory); version 1 files still load, their codec's weights unknown.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import math
 import os
 import struct
+import warnings
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,10 +34,10 @@ import numpy as np
 import torch
 
 from spectrolab.audio.io import atomic_write_bytes
-from spectrolab.errors import ConfigError, DataError
+from spectrolab.errors import ConfigError, DataError, ModelError, SpectrolabWarning
 
 MAGIC = b"SLCODES\0"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _PREFIX = struct.Struct("<8sHI")
 _MAX_CODEBOOK = 1 << 16
 _MAX_HEADER = 1 << 20
@@ -98,7 +102,9 @@ class CodeGrids:
         levels: the :class:`CodeGrid` of each level; all share the batch size B.
         sample_rate: sample rate of the encoded audio.
         num_samples: length T of the encoded audio, which ``decode`` restores.
-        codec: name of the codec that made the codes (informative; decoders check shapes and sizes).
+        codec: registered name of the codec that made the codes.
+        codec_sha256: SHA-256 of that codec's weights file ("" if unknown); decoders and priors of another
+            codec refuse the codes (see :func:`spectrolab.codec.api.check_same_codec`).
     """
 
     levels: tuple[CodeGrid, ...]
@@ -106,6 +112,7 @@ class CodeGrids:
     num_samples: int
     codec: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    codec_sha256: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "levels", tuple(self.levels))
@@ -116,6 +123,12 @@ class CodeGrids:
             raise ConfigError(f"levels disagree on the batch size: {sorted(batch)}")
         if self.num_samples <= 0 or self.sample_rate <= 0:
             raise ConfigError(f"need positive sample_rate and num_samples, got {self.sample_rate}, {self.num_samples}")
+
+    @property
+    def made_by(self) -> str:
+        """The codec that made the codes, for messages: ``'vqvae_default' (weights 3b1f6156...)``."""
+        name = f"'{self.codec}'" if self.codec else "an unnamed codec"
+        return f"{name} (weights {self.codec_sha256[:12]})" if self.codec_sha256 else name
 
     @property
     def grids(self) -> list[torch.Tensor]:
@@ -145,6 +158,18 @@ class CodeGrids:
         """Bits per second of audio: sum over levels of H * W * log2(K), divided by the duration."""
         return self.bits / self.duration
 
+    def check_codec(self, sha256: str, *, user: str, allow_mismatch: bool = False) -> None:
+        """Refuse (:class:`ModelError`) these codes if they were made by a codec other than the one whose weights
+        hash ``sha256``, named ``user`` in the message; warn instead with ``allow_mismatch``. An unknown hash
+        on either side ("") passes."""
+        if not sha256 or not self.codec_sha256 or sha256 == self.codec_sha256:
+            return
+        message = f"these codes were made by codec {self.made_by}, not by {user} (weights {sha256[:12]})"
+        if allow_mismatch:
+            warnings.warn(f"{message}; going ahead as asked", SpectrolabWarning, stacklevel=3)
+            return
+        raise ModelError(f"{message}; use the matching codec and prior, or pass --allow-codec-mismatch to go ahead")
+
     def with_level(self, index: int, codes: torch.Tensor) -> CodeGrids:
         """A copy whose level ``index`` holds ``codes`` (same grid shape)."""
         levels = list(self.levels)
@@ -159,6 +184,7 @@ class CodeGrids:
             "num_samples": self.num_samples,
             "batch": self.batch_size,
             "codec": self.codec,
+            "codec_sha256": self.codec_sha256,
             "extra": self.extra,
             "payload_bytes": len(payload),
             "crc32": zlib.crc32(payload),
@@ -222,6 +248,7 @@ class CodeGrids:
             num_samples=int(header["num_samples"]),
             codec=str(header["codec"]),
             extra=dict(header.get("extra", {})),
+            codec_sha256=str(header.get("codec_sha256", "")),  # version 1 files: unknown
         )
 
     def save(self, path: str | os.PathLike[str], *, force: bool = False) -> Path:

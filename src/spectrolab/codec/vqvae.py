@@ -190,6 +190,9 @@ class Codec(nn.Module):
         else:
             self.project = nn.Conv2d(width, embedding_dim, 1)
         self.decoder = _decoder(embedding_dim * levels, channels, self.strides, rep.channels, res_blocks)
+        # The codec's identity beside its name: the SHA-256 of the weights file it was loaded from (set by
+        # load_codec; "" for a codec built or trained here). Code grids record it and decoders check it.
+        self.weights_sha256 = ""
 
     # -- geometry --------------------------------------------------------------------------------------------
     @property
@@ -318,37 +321,68 @@ class Codec(nn.Module):
         return torch.cat([out[:, :1], torch.tanh(out[:, 1:])], dim=1)
 
     # -- the public API --------------------------------------------------------------------------------------
+    @property
+    def min_samples(self) -> int:
+        """The shortest audio this codec encodes: one time cell of its coarsest level."""
+        return self.level_strides()[-1][1] * self.representation.config.hop_length
+
     def encode(self, wave: torch.Tensor) -> CodeGrids:
-        """Waveform (B, T), (B, 1, T) or (T,) -> :class:`CodeGrids` (bottom level first)."""
+        """Waveform (B, T), (B, 1, T) or (T,) -> :class:`CodeGrids` (bottom level first); audio shorter than
+        :attr:`min_samples` (one time cell) raises :class:`ConfigError`."""
         wave = as_batch(wave)
         num_samples = wave.shape[-1]
+        if num_samples < self.min_samples:
+            raise ConfigError(
+                f"{num_samples / self.sample_rate:.3f} s of audio is shorter than one time cell of this codec "
+                f"({self.min_samples / self.sample_rate:g} s); nothing to encode"
+            )
         hop = self.representation.config.hop_length
         codes = [q.codes for q in self.quantize(self.analyse(wave))]
         levels = tuple(
             CodeGrid(c, k, t * hop / self.sample_rate, self.row_edges_hz(c.shape[1]))
             for c, k, (_, t) in zip(codes, self.codebook_sizes, self.level_strides(), strict=True)
         )
-        name = str(getattr(self, "spectrolab_name", ""))
-        return CodeGrids(levels=levels, sample_rate=self.sample_rate, num_samples=num_samples, codec=name)
+        return CodeGrids(
+            levels=levels,
+            sample_rate=self.sample_rate,
+            num_samples=num_samples,
+            codec=self.name,
+            codec_sha256=self.weights_sha256,
+        )
 
-    def decode_spec(self, grids: CodeGrids) -> torch.Tensor:
-        """Codes -> spectrogram (B, 2, n_mels, N) in the representation's units."""
+    @property
+    def name(self) -> str:
+        """The registered name this codec was built under ("" if it was built directly)."""
+        return str(getattr(self, "spectrolab_name", ""))
+
+    def decode_spec(self, grids: CodeGrids, *, allow_mismatch: bool = False) -> torch.Tensor:
+        """Codes -> spectrogram (B, 2, n_mels, N) in the representation's units.
+
+        Codes of another codec (their weights hash differs from ``weights_sha256``) are refused, unless
+        ``allow_mismatch`` (then a warning).
+        """
         self._check(grids)
+        grids.check_codec(self.weights_sha256, user=f"this codec '{self.name}'", allow_mismatch=allow_mismatch)
         quantizers: list[VectorQuantizer] = list(self.quantizers)  # type: ignore[arg-type]
         vectors = [q.lookup(c.to(q.codebook.device)) for q, c in zip(quantizers, grids.grids, strict=True)]
         return self.denormalise(self.decode_vectors(vectors), num_samples=grids.num_samples)
 
-    def decode(self, grids: CodeGrids) -> torch.Tensor:
-        """Codes -> waveform (B, T) with T = ``grids.num_samples``."""
-        return self.invert(self.decode_spec(grids), num_samples=grids.num_samples)
+    def decode(self, grids: CodeGrids, *, allow_mismatch: bool = False) -> torch.Tensor:
+        """Codes -> waveform (B, T) with T = ``grids.num_samples`` (``allow_mismatch``: see :meth:`decode_spec`)."""
+        spec = self.decode_spec(grids, allow_mismatch=allow_mismatch)
+        return self.invert(spec, num_samples=grids.num_samples)
 
     def _check(self, grids: CodeGrids) -> None:
         if grids.sample_rate != self.sample_rate:
-            raise ConfigError(f"codes are at {grids.sample_rate} Hz but this codec works at {self.sample_rate} Hz")
+            raise ConfigError(
+                f"codes made by codec {grids.made_by} are at {grids.sample_rate} Hz but this codec works at "
+                f"{self.sample_rate} Hz; decode with the codec that made them"
+            )
         expected = self.grid_shapes(grids.num_samples)
         got = [level.shape for level in grids.levels]
         if got != expected or grids.codebook_sizes != self.codebook_sizes:
             raise ConfigError(
-                f"codes of shapes {got} with codebooks {grids.codebook_sizes} do not fit this codec "
-                f"(expects {expected} with codebooks {self.codebook_sizes}); decode with the codec that made them"
+                f"codes made by codec {grids.made_by}, of shapes {got} with codebooks {grids.codebook_sizes}, do not "
+                f"fit this codec '{self.name}' (expects {expected} with codebooks {self.codebook_sizes}); decode "
+                "with the codec that made them"
             )

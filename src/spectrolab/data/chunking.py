@@ -2,8 +2,8 @@
 
 Training is instance-level: each step sees one random chunk of a model's ``input_length`` per track.
 Song-level evaluation sees several chunks per track: either ``num_chunks`` evenly spaced (possibly
-overlapping) chunks, as in the music-tagging literature, or the non-overlapping chunks that tile the track.
-Tracks shorter than one chunk are zero-padded on the right.
+overlapping) chunks, as in the music-tagging literature, or the non-overlapping chunks that tile the track,
+the last one zero-padded. Tracks shorter than one chunk are zero-padded on the right.
 """
 
 from __future__ import annotations
@@ -55,13 +55,13 @@ def evenly_spaced_chunks(wave: torch.Tensor, length: int, num_chunks: int) -> to
 
 
 def num_tiling_chunks(num_samples: int, length: int) -> int:
-    """How many non-overlapping chunks :func:`tiling_chunks` returns: ``max(1, T // length)``."""
+    """How many non-overlapping chunks :func:`tiling_chunks` returns: ``max(1, ceil(T / length))``."""
     _check_length(length)
-    return max(1, num_samples // length)
+    return max(1, -(-num_samples // length))
 
 
 def tiling_chunks(wave: torch.Tensor, length: int) -> torch.Tensor:
-    """Non-overlapping chunks (T // length, length) of a track (T,), as a view; the remainder shorter than a
-    chunk is dropped, and a track shorter than one chunk gives one zero-padded chunk."""
+    """Non-overlapping chunks (ceil(T / length), length) that cover a track (T,): the last one, partial, is
+    zero-padded (so the end of the track is tagged too), and so is a track shorter than one chunk."""
     count = num_tiling_chunks(wave.shape[-1], length)
-    return pad_to(wave, length)[: count * length].reshape(count, length)
+    return pad_to(wave, count * length).reshape(count, length)

@@ -26,9 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from spectrolab.audio.io import atomic_write_bytes, save
 from spectrolab.data.gm import GM_TO_NSYNTH
-from spectrolab.data.nsynth import NSYNTH_FAMILIES
+from spectrolab.data.nsynth_format import NSYNTH_FAMILIES
 from spectrolab.data.soundfont import SoundfontSynth, normalize_loudness
 from spectrolab.errors import ConfigError, DataError, OutputExistsError
 
@@ -290,6 +289,8 @@ def _metadata_csv(rows: list[dict[str, str]]) -> bytes:
 
 
 def _render_split(renderer: ClipRenderer, recipe: ClipRecipe, split: str, directory: Path) -> list[dict[str, str]]:
+    from spectrolab.audio.io import save  # torch: imported on use, so that the command line starts fast
+
     programs = split_programs(split)
     rows = []
     for index in range(recipe.counts.get(split, 0)):
@@ -318,6 +319,8 @@ def render_clips(
     progress: Callable[[str, int], None] | None = None,
 ) -> Path:
     """Render the clip dataset of ``recipe`` into ``directory`` (layout in the module docstring)."""
+    from spectrolab.audio.io import atomic_write_bytes  # torch: imported on use
+
     directory = Path(directory)
     if (directory / LABELS_NAME).exists() and not force:
         raise OutputExistsError(f"{directory}: holds a clip dataset already; pass --force to overwrite")
@@ -359,3 +362,27 @@ def read_clip_split(directory: str | os.PathLike[str], split: str) -> ClipIndex:
                 raise DataError(f"{meta_path}: row {i + 2} has tag '{tag}' missing from {labels_path}")
             targets[i, column[tag]] = 1.0
     return ClipIndex(files=[directory / split / r["file"] for r in rows], targets=targets, labels=list(labels))
+
+
+@dataclass(frozen=True)
+class ClipSplitSummary:
+    """One split of a clip dataset in numbers: clips, seconds of audio, and how many clips carry each tag."""
+
+    clips: int
+    seconds: float
+    tags: dict[str, int]
+
+
+def summarise_clips(directory: str | os.PathLike[str]) -> dict[str, ClipSplitSummary]:
+    """:class:`ClipSplitSummary` of each split present in a clip dataset (``spectrolab data info``)."""
+    directory = Path(directory)
+    summary = {}
+    for split in SPLITS:
+        if not (directory / split / METADATA_NAME).is_file():
+            continue
+        index = read_clip_split(directory, split)
+        with (directory / split / METADATA_NAME).open(newline="") as fh:
+            seconds = sum(float(row["duration"]) for row in csv.DictReader(fh))
+        counts = index.targets.sum(axis=0).astype(int).tolist()
+        summary[split] = ClipSplitSummary(len(index.files), seconds, dict(zip(index.labels, counts, strict=True)))
+    return summary

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spectrolab.data.nsynth import NSYNTH_FAMILIES, NSYNTH_SOURCES
+from spectrolab.data.nsynth_format import NSYNTH_FAMILIES, NSYNTH_SOURCES
 from spectrolab.errors import ConfigError
 
 

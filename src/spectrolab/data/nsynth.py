@@ -14,7 +14,6 @@ An example holds exactly NSynth's keys: ``note``, ``note_str`` (``"guitar_acoust
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,78 +23,17 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from spectrolab.audio import io
+from spectrolab.data.nsynth_format import (  # noqa: F401  (re-exported)
+    EXAMPLES_FILE,
+    NSYNTH_FAMILIES,
+    NSYNTH_KEYS,
+    NSYNTH_QUALITIES,
+    NSYNTH_SOURCES,
+    SPLITS,
+    read_examples,
+    split_dir,
+)
 from spectrolab.errors import ConfigError, DataError
-
-NSYNTH_FAMILIES = (
-    "bass",
-    "brass",
-    "flute",
-    "guitar",
-    "keyboard",
-    "mallet",
-    "organ",
-    "reed",
-    "string",
-    "synth_lead",
-    "vocal",
-)
-NSYNTH_SOURCES = ("acoustic", "electronic", "synthetic")
-NSYNTH_QUALITIES = (
-    "bright",
-    "dark",
-    "distortion",
-    "fast_decay",
-    "long_release",
-    "multiphonic",
-    "nonlinear_env",
-    "percussive",
-    "reverb",
-    "tempo-synced",
-)
-NSYNTH_KEYS = frozenset(
-    {
-        "note",
-        "note_str",
-        "instrument",
-        "instrument_str",
-        "pitch",
-        "velocity",
-        "sample_rate",
-        "qualities",
-        "qualities_str",
-        "instrument_family",
-        "instrument_family_str",
-        "instrument_source",
-        "instrument_source_str",
-    }
-)
-SPLITS = ("train", "valid", "test")
-EXAMPLES_FILE = "examples.json"
-
-
-def split_dir(root: str | Path, split: str) -> Path:
-    """``root/nsynth-<split>``; ``split`` must be one of :data:`SPLITS`."""
-    if split not in SPLITS:
-        raise ConfigError(f"split '{split}' is not one of {', '.join(SPLITS)}")
-    return Path(root) / f"nsynth-{split}"
-
-
-def read_examples(folder: str | Path) -> dict[str, dict[str, Any]]:
-    """The ``examples.json`` of one split folder, checked to hold NSynth's keys."""
-    path = Path(folder) / EXAMPLES_FILE
-    if not path.is_file():
-        raise DataError(f"{path}: no such file; expected an NSynth split folder (nsynth-train/ with {EXAMPLES_FILE})")
-    try:
-        examples = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from exc
-    if not isinstance(examples, dict):
-        raise DataError(f"{path}: expected an object mapping note_str to an example")
-    for note_str, example in examples.items():
-        missing = NSYNTH_KEYS - set(example) if isinstance(example, dict) else NSYNTH_KEYS
-        if missing:
-            raise DataError(f"{path}: example '{note_str}' lacks NSynth keys {sorted(missing)}")
-    return examples
 
 
 def _matches(example: Mapping[str, Any], filters: Mapping[str, Collection[Any]]) -> bool:

@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -35,7 +36,17 @@ from tqdm import tqdm
 from spectrolab import __version__
 from spectrolab.audio import io
 from spectrolab.data.gm import GM_TO_NSYNTH, GMInstrument
-from spectrolab.data.nsynth import EXAMPLES_FILE, NSYNTH_FAMILIES, NSYNTH_QUALITIES, NSYNTH_SOURCES, SPLITS, split_dir
+from spectrolab.data.nsynth_format import (
+    EXAMPLES_FILE,
+    MANIFEST_FILE,
+    NSYNTH_FAMILIES,
+    NSYNTH_PITCHES,
+    NSYNTH_QUALITIES,
+    NSYNTH_SOURCES,
+    NSYNTH_VELOCITIES,
+    SPLITS,
+    split_dir,
+)
 from spectrolab.data.soundfont import (
     DEFAULT_SOUNDFONT,
     NoteRenderer,
@@ -44,13 +55,10 @@ from spectrolab.data.soundfont import (
     is_silent,
     normalize_loudness,
 )
-from spectrolab.errors import ConfigError, OutputExistsError
+from spectrolab.errors import ConfigError, OutputExistsError, SpectrolabWarning
 
-NSYNTH_PITCHES = tuple(range(21, 109))
-NSYNTH_VELOCITIES = (25, 50, 75, 100, 127)
 HELD_OUT_FRACTION = 0.1
 PROBE_SECONDS = 0.25
-MANIFEST_FILE = "render.json"
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,22 @@ def assign_splits(programs: Iterable[int], *, seed: int) -> dict[int, str]:
         for i, program in enumerate(order):
             splits[program] = "test" if i < n_held else "valid" if i < 2 * n_held else "train"
     return splits
+
+
+def warn_empty_splits(splits: dict[int, str]) -> None:
+    """Warn (:class:`SpectrolabWarning`) if valid or test gets no program: training would fail later on."""
+    empty = [s for s in ("valid", "test") if s not in splits.values()]
+    if not empty:
+        return
+    families = Counter(GM_TO_NSYNTH[p].family for p in splits)
+    counts = ", ".join(f"{family} {n}" for family, n in sorted(families.items()))
+    warnings.warn(
+        f"{' and '.join(empty)} will hold no notes: splits are disjoint by program, and a family gives a program "
+        f"to each of test and valid only once it has at least 3 programs (here: {counts or 'no mapped programs'}); "
+        "render more programs of a family, e.g. --programs 0:7 (keyboards)",
+        SpectrolabWarning,
+        stacklevel=3,
+    )
 
 
 def choose_notes(
@@ -273,6 +297,7 @@ def render_nsynth(
     find_soundfont(config.soundfont)
     start = time.perf_counter()
     splits = assign_splits(config.mapped, seed=config.seed)
+    warn_empty_splits(splits)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
     try:

@@ -14,6 +14,7 @@ import torch
 from spectrolab.codec import Codec, CodeGrids
 from spectrolab.edit.region import CellRegion, Region, cells_to_region, region_to_cells
 from spectrolab.errors import ConfigError, ModelError
+from spectrolab.priors.api import check_prior_codec
 from spectrolab.priors.base import Conditioning, Prior
 
 
@@ -96,13 +97,15 @@ def check_prior(prior: Prior, grids: CodeGrids, level: int) -> None:
 
 @dataclass(frozen=True)
 class BlurOptions:
-    """How to resample: which level, sampling temperature, sweeps/unmasking steps, seed, target labels."""
+    """How to resample: which level, sampling temperature, sweeps/unmasking steps, seed, target labels, and
+    whether to go ahead (with a warning) when the prior was fitted on another codec's codes."""
 
     level: int = 0
     temperature: float = 1.0
     steps: int = 8
     seed: int = 0
     conditioning: Conditioning | None = None
+    allow_codec_mismatch: bool = False
 
 
 def blur(
@@ -119,6 +122,7 @@ def blur(
         original = codec.encode(wave)
         cells = cells_of(original, region, level=level)
         check_prior(prior, original, level)
+        check_prior_codec(prior, original, allow_mismatch=options.allow_codec_mismatch)
         codes = resample_cells(
             original.grids[level],
             cells,

@@ -35,6 +35,7 @@ from spectrolab.edit.blur import BlurOptions, check_prior, resample_cells
 from spectrolab.edit.composite import Feather, MaskSupport, composite, composite_span, mask_support
 from spectrolab.edit.region import CellRegion, Region, cells_to_region, region_to_cells
 from spectrolab.errors import ConfigError
+from spectrolab.priors.api import check_prior_codec
 from spectrolab.priors.base import Prior
 
 DEFAULT_OPTIONS = BlurOptions()
@@ -229,6 +230,11 @@ def edit_audio(
     if codec.num_levels > 1 and level != 0:
         raise ConfigError("local edits are made on level 0; pass level=0 (the codec's finest grid)")
     num_samples = round(audio.frames * codec_rate / rate)
+    if num_samples < codec.min_samples:
+        raise ConfigError(
+            f"{audio.duration:.3f} s of audio is shorter than one time cell of this codec "
+            f"({codec.min_samples / codec_rate:g} s); nothing to edit"
+        )
     height, width = codec.grid_shapes(num_samples)[level]
     cells = _cells_of(region, height=height, width=width, codec=codec, level=level, duration=audio.duration)
     windows = (
@@ -253,6 +259,7 @@ def edit_audio(
             codes = [q.codes for q in codec.quantize(spec)]
         original = _grids(codec, codes, num_samples=encode_stop - encode_start)
         check_prior(prior, original, level)
+        check_prior_codec(prior, original, allow_mismatch=options.allow_codec_mismatch)
         local = replace(
             cells, col_start=cells.col_start - windows.encode[0], col_stop=cells.col_stop - windows.encode[0]
         )
@@ -325,8 +332,13 @@ def _grids(codec: Codec, codes: list[torch.Tensor], *, num_samples: int) -> Code
         CodeGrid(c, k, codec.seconds_per_cell(i), codec.row_edges_hz(c.shape[1]))
         for i, (c, k) in enumerate(zip(codes, codec.codebook_sizes, strict=True))
     )
-    name = str(getattr(codec, "spectrolab_name", ""))
-    return CodeGrids(levels=levels, sample_rate=codec.sample_rate, num_samples=num_samples, codec=name)
+    return CodeGrids(
+        levels=levels,
+        sample_rate=codec.sample_rate,
+        num_samples=num_samples,
+        codec=codec.name,
+        codec_sha256=codec.weights_sha256,
+    )
 
 
 def edit_file(

@@ -10,12 +10,13 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from spectrolab.errors import ConfigError
+from spectrolab.errors import ConfigError, SpectrolabWarning
 
 # Relative slack, in cells, for boundaries that fall on a cell edge up to floating-point error.
 _EDGE_SLACK = 1e-6
@@ -98,21 +99,14 @@ def region_to_cells(
 ) -> CellRegion:
     """The cells a region overlaps, on a grid of ``width`` columns and ``len(row_edges_hz) - 1`` rows.
 
-    Raises :class:`ConfigError` if the region reaches outside the sound (before 0 s, after ``duration``,
-    by default ``width * seconds_per_cell``) or outside the grid's frequency range.
+    A region reaching past the sound (before 0 s, after ``duration``, by default ``width * seconds_per_cell``)
+    or past the grid's frequency range is clipped to them, with a :class:`SpectrolabWarning` saying so; one
+    lying wholly outside them raises :class:`ConfigError`.
     """
     edges = _check_edges(row_edges_hz)
     duration = width * seconds_per_cell if duration is None else min(duration, width * seconds_per_cell)
-    if region.start_s < -_EDGE_SLACK * seconds_per_cell or region.stop_s > duration * (1 + _EDGE_SLACK):
-        raise ConfigError(
-            f"region time span {region.start_s}:{region.stop_s} s lies outside the sound (0 to {duration:g} s)"
-        )
+    region = clip_region(region, duration=duration, low_hz=edges[0], high_hz=edges[-1], slack=_EDGE_SLACK)
     slack_hz = _EDGE_SLACK * (edges[-1] - edges[0])
-    if region.low_hz < edges[0] - slack_hz or region.high_hz > edges[-1] + slack_hz:
-        raise ConfigError(
-            f"region frequency span {region.low_hz}:{region.high_hz} Hz lies outside the grid's range "
-            f"({edges[0]:g} to {edges[-1]:g} Hz)"
-        )
     col_start = math.floor(region.start_s / seconds_per_cell + _EDGE_SLACK)
     col_stop = math.ceil(region.stop_s / seconds_per_cell - _EDGE_SLACK)
     row_start = bisect.bisect_right(edges, region.low_hz + slack_hz) - 1
@@ -124,6 +118,39 @@ def region_to_cells(
         col_start=min(max(col_start, 0), width - 1),
         col_stop=min(max(col_stop, 1), width),
     )
+
+
+def clip_region(region: Region, *, duration: float, low_hz: float, high_hz: float, slack: float = 0.0) -> Region:
+    """``region`` clipped to ``[0, duration)`` seconds by ``[low_hz, high_hz)`` Hz, warning when that cuts off
+    more than ``slack`` (relative); raises :class:`ConfigError` if nothing of it is left."""
+    start, stop = max(region.start_s, 0.0), min(region.stop_s, duration)
+    low, high = max(region.low_hz, low_hz), min(region.high_hz, high_hz)
+    if stop <= start:
+        raise ConfigError(
+            f"region time span {region.start_s:g}:{region.stop_s:g} s lies outside the sound (0 to {duration:g} s)"
+        )
+    if high <= low:
+        raise ConfigError(
+            f"region frequency span {region.low_hz:g}:{region.high_hz:g} Hz lies outside the grid's range "
+            f"({low_hz:g} to {high_hz:g} Hz)"
+        )
+    cut_time = region.start_s < -slack * duration or region.stop_s > duration * (1 + slack)
+    cut_freq = region.low_hz < low_hz - slack * (high_hz - low_hz) or region.high_hz > high_hz + slack * high_hz
+    if cut_time:
+        warnings.warn(
+            f"region {region.start_s:g}:{region.stop_s:g} s reaches outside the sound (0 to {duration:g} s); "
+            f"clipped to {start:g}:{stop:g} s",
+            SpectrolabWarning,
+            stacklevel=3,
+        )
+    if cut_freq:
+        warnings.warn(
+            f"region {region.low_hz:g}:{region.high_hz:g} Hz reaches outside the grid's range ({low_hz:g} to "
+            f"{high_hz:g} Hz); clipped to {low:g}:{high:g} Hz",
+            SpectrolabWarning,
+            stacklevel=3,
+        )
+    return Region(start_s=start, stop_s=stop, low_hz=low, high_hz=high) if cut_time or cut_freq else region
 
 
 def cells_to_region(cells: CellRegion, *, seconds_per_cell: float, row_edges_hz: Sequence[float]) -> Region:

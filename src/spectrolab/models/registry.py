@@ -8,6 +8,7 @@ with, free-form metadata such as label names, and the library version) and is lo
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
 import json
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 from torch import nn
 
 from spectrolab import __version__
@@ -78,6 +79,18 @@ def list_models(task: str | None = None, *, pattern: str | None = None) -> list[
     _load_providers()
     names = (n for n, i in _REGISTRY.items() if task is None or i.task == task)
     return sorted(n for n in names if pattern is None or pattern in n)
+
+
+def model_catalog() -> list[dict[str, str]]:
+    """Name, task and description of every model the library registers (not those tests or users add)."""
+    _load_providers()
+    providers = tuple(f"{module}." for module in _PROVIDERS)
+    infos = (_REGISTRY[name] for name in list_models())
+    return [
+        {"name": i.name, "task": i.task, "description": i.description}
+        for i in infos
+        if f"{getattr(i.builder, '__module__', '')}.".startswith(providers)
+    ]
 
 
 def model_info(name: str) -> ModelInfo:
@@ -161,12 +174,14 @@ def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
 
 @dataclass
 class LoadedModel:
-    """A model rebuilt from its directory (in eval mode) and the metadata saved with it."""
+    """A model rebuilt from its directory (in eval mode), the metadata saved with it, and the SHA-256 of its
+    weights file (the model's identity: the same architecture trained twice has two)."""
 
     model: nn.Module
     name: str
     metadata: dict[str, Any]
     directory: Path
+    sha256: str = ""
 
 
 def load_model_dir(directory: str | os.PathLike[str], *, map_location: str = "cpu") -> LoadedModel:
@@ -177,13 +192,16 @@ def load_model_dir(directory: str | os.PathLike[str], *, map_location: str = "cp
     if not weights.is_file():
         raise ModelError(f"{directory}: missing {WEIGHTS_NAME}")
     model = create_model(config["name"], **config["args"])
-    state = load_file(str(weights), device=map_location)
+    data = weights.read_bytes()
+    state = {k: v.to(map_location) for k, v in load(data).items()}
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise ModelError(f"{weights}: weights do not match model '{config['name']}' ({exc})") from exc
     model.eval()
-    return LoadedModel(model=model, name=config["name"], metadata=dict(config.get("metadata", {})), directory=directory)
+    metadata = dict(config.get("metadata", {}))
+    sha256 = hashlib.sha256(data).hexdigest()
+    return LoadedModel(model=model, name=config["name"], metadata=metadata, directory=directory, sha256=sha256)
 
 
 def count_parameters(model: nn.Module, *, trainable_only: bool = False) -> int:

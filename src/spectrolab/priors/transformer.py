@@ -7,10 +7,19 @@ Transformer encoder reads them and a linear head predicts, at every cell, logits
 Training (see ``spectrolab.training.prior``) hides random rectangles and random cell sets and scores the hidden
 cells. Sampling a region is MaskGIT's iterative unmasking: all region cells start hidden; each step draws
 every hidden cell, keeps the most confident draws and hides the rest again, on a cosine schedule.
+
+The network sees at most ``max_width`` columns (4 s for the shipped prior). Longer grids are edited through a
+window of ``max_width`` columns around the region, centred on it where the grid allows, the cells outside the
+window playing no part and those inside it but outside the region fixed context; a region wider than the
+window is resampled half a window at a time, left to right, each part seeing the parts drawn before it.
+Scores (``log_probs``, ``log_prob``) of longer grids come from overlapping windows, each column's from the
+window it is most central in.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -29,6 +38,37 @@ from spectrolab.priors.base import (
     gather_codes,
     sample_codes,
 )
+
+
+def centred_window(start: int, stop: int, *, width: int, max_width: int) -> tuple[int, int]:
+    """Columns ``[a, b)`` of a window of ``min(width, max_width)`` columns holding ``[start, stop)``, centred on it
+    where the grid's edges allow; needs ``stop - start <= max_width``."""
+    size = min(width, max_width)
+    if stop - start > size:
+        raise ConfigError(f"columns {start}:{stop} do not fit in a window of {size}")
+    first = min(max((start + stop - size) // 2, 0), width - size)
+    return first, first + size
+
+
+def edit_windows(start: int, stop: int, *, width: int, max_width: int) -> list[tuple[int, int, int, int]]:
+    """How :meth:`MaskedCodeTransformer.sample` edits columns ``[start, stop)`` of a grid ``width`` columns wide:
+    a list of ``(part_start, part_stop, window_start, window_stop)``, one window if the columns fit in one, else
+    parts of half a window, left to right, each in the window centred on it."""
+    size = stop - start if stop - start <= max_width else max(1, max_width // 2)
+    parts = [(a, min(a + size, stop)) for a in range(start, stop, size)]
+    return [(a, b, *centred_window(a, b, width=width, max_width=max_width)) for a, b in parts]
+
+
+def score_windows(width: int, max_width: int) -> list[tuple[int, int, int, int]]:
+    """Overlapping windows scoring a grid ``width`` columns wide: ``(window_start, window_stop, keep_start,
+    keep_stop)``, each keeping the columns it is the most central window for; together they keep every column."""
+    if width <= max_width:
+        return [(0, width, 0, width)]
+    hop = max(1, max_width // 2)
+    starts = [*range(0, width - max_width, hop), width - max_width]
+    centres = [a + max_width / 2 for a in starts]
+    edges = [0, *(math.floor((a + b) / 2) for a, b in itertools.pairwise(centres)), width]
+    return [(a, a + max_width, edges[i], edges[i + 1]) for i, a in enumerate(starts)]
 
 
 class MaskedCodeTransformer(nn.Module):
@@ -114,7 +154,11 @@ class MaskedCodeTransformer(nn.Module):
     ) -> torch.Tensor:
         tokens = grids if hidden is None else grids.masked_fill(hidden, self.mask_token)
         pitch, family = (conditioning or Conditioning()).labels(grids.shape[0], device=grids.device)
-        return self(tokens, pitch, family)
+        parts = [
+            self(tokens[..., a:b], pitch, family)[:, :, keep_a - a : keep_b - a]
+            for a, b, keep_a, keep_b in score_windows(tokens.shape[-1], self.max_width)
+        ]
+        return torch.cat(parts, dim=2)
 
     def log_probs(
         self, grids: torch.Tensor, *, hidden: torch.Tensor | None = None, conditioning: Conditioning | None = None
@@ -131,6 +175,12 @@ class MaskedCodeTransformer(nn.Module):
     ) -> torch.Tensor:
         """(B, H, W) log p(code | every other cell), each cell hidden alone in turn (``chunk`` grids per pass)."""
         grids = check_grids(grids, self.codebook_size, height=self.height)
+        if grids.shape[-1] > self.max_width:
+            parts = [
+                self.log_prob(grids[..., a:b], conditioning=conditioning, chunk=chunk)[..., keep_a - a : keep_b - a]
+                for a, b, keep_a, keep_b in score_windows(grids.shape[-1], self.max_width)
+            ]
+            return torch.cat(parts, dim=-1)
         batch, height, width = grids.shape
         cells = height * width
         pitch, family = (conditioning or Conditioning()).labels(batch, device=grids.device)
@@ -158,13 +208,46 @@ class MaskedCodeTransformer(nn.Module):
         generator: torch.Generator | None = None,
         conditioning: Conditioning | None = None,
     ) -> torch.Tensor:
-        """Iteratively unmask the cells of ``region`` (B, H, W) bool in ``steps`` steps; other cells are kept."""
+        """Iteratively unmask the cells of ``region`` (B, H, W) bool in ``steps`` steps; other cells are kept.
+
+        Grids wider than ``max_width`` are edited through windows around the region (see the module docstring).
+        """
         check_sampling(temperature=temperature, steps=steps)
         grids = check_grids(grids, self.codebook_size, height=self.height)
         region = check_region(region, grids)
-        current, hidden = grids.clone(), region.clone()
+        unmask = functools.partial(
+            self._unmask, temperature=temperature, steps=steps, generator=generator, conditioning=conditioning
+        )
+        width = grids.shape[-1]
+        if width <= self.max_width:
+            return unmask(grids, region)
+        columns = region.any(dim=1).any(dim=0).nonzero()[:, 0]
+        if columns.numel() == 0:
+            return grids.clone()
+        current, remaining = grids.clone(), region.clone()
+        start, stop = int(columns[0]), int(columns[-1]) + 1
+        for a, b, first, last in edit_windows(start, stop, width=width, max_width=self.max_width):
+            drawn = unmask(current[..., first:last], remaining[..., first:last])
+            part = remaining[..., a:b]
+            current[..., a:b] = torch.where(part, drawn[..., a - first : b - first], current[..., a:b])
+            remaining[..., a:b] = False
+        return current
+
+    def _unmask(
+        self,
+        grids: torch.Tensor,
+        region: torch.Tensor,
+        *,
+        temperature: float,
+        steps: int,
+        generator: torch.Generator | None,
+        conditioning: Conditioning | None,
+    ) -> torch.Tensor:
+        """MaskGIT's iterative unmasking of the cells of ``region`` in grids at most ``max_width`` wide."""
+        current = grids.clone(memory_format=torch.contiguous_format)
+        hidden = region.clone(memory_format=torch.contiguous_format)
         batch = grids.shape[0]
-        total = region.view(batch, -1).sum(dim=1)
+        total = hidden.view(batch, -1).sum(dim=1)
         for step in range(steps):
             logp = torch.log_softmax(self._logits(current, hidden, conditioning), dim=-1)
             drawn = sample_codes(logp, temperature=temperature, generator=generator)

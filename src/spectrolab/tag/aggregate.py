@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
 from spectrolab.errors import ConfigError
-
-Aggregation = Literal["mean", "max", "vote"]
-AGGREGATIONS: tuple[str, ...] = ("mean", "max", "vote")
+from spectrolab.tag.names import AGGREGATIONS, Aggregation
 
 
 def probabilities(logits: torch.Tensor, *, multilabel: bool) -> torch.Tensor:

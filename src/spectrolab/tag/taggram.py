@@ -21,12 +21,13 @@ def save_taggram(
 
     order = prediction.scores.argsort(descending=True)[: top or len(prediction.labels)]
     grid = prediction.chunk_scores[:, order].T.numpy()
-    seconds = prediction.chunk_scores.shape[0] * prediction.chunk_seconds
+    seconds = prediction.chunk_scores.shape[0] * prediction.chunk_seconds  # the last chunk is padded
     fig, ax = plt.subplots(figsize=(8, 0.25 * len(order) + 1.5))
     image = ax.imshow(
         grid, aspect="auto", origin="upper", vmin=0, vmax=1, cmap="magma", extent=(0, seconds, len(order), 0)
     )
     ax.set_yticks([i + 0.5 for i in range(len(order))], [prediction.labels[i] for i in order.tolist()])
+    ax.set_xlim(0, prediction.seconds or seconds)  # the padded end of the last chunk is cut off
     ax.set_xlabel("time (s)")
     ax.set_title(prediction.path.name)
     fig.colorbar(image, ax=ax, label="probability")

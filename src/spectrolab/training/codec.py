@@ -30,8 +30,10 @@ from spectrolab.data.nsynth import NSynthDataset
 from spectrolab.errors import ConfigError, DataError, OutputExistsError
 from spectrolab.models import count_parameters, create_model, save_model_dir
 from spectrolab.training.callbacks import CodecMediaLogger
+from spectrolab.training.checkpoints import BestCheckpoint, check_resume
 from spectrolab.training.energy import EnergyRecorder, training_energy
 from spectrolab.training.logs import csv_history_kept, run_loggers
+from spectrolab.training.runs import check_steps, lightning_errors, make_trainer
 
 LR_SCHEDULES = ("constant", "cosine")
 
@@ -264,7 +266,7 @@ def _trainer(config: CodecTrainConfig, out: Path, best: ModelCheckpoint) -> L.Tr
     latest = ModelCheckpoint(
         dirpath=out / "checkpoints", filename="last", every_n_train_steps=config.val_every, enable_version_counter=False
     )
-    return L.Trainer(
+    return make_trainer(
         accelerator="cpu",
         max_time=None if config.max_minutes is None else timedelta(minutes=config.max_minutes),
         max_steps=config.max_steps,
@@ -293,8 +295,10 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
     model_dir = out / "model"
     if (model_dir / "config.json").exists() and not config.force and config.resume is None:
         raise OutputExistsError(f"{model_dir}: holds a trained model already; pass --force to train again")
+    check_resume(config.resume)
+    check_steps(config.max_steps)
     torch.set_num_threads(config.threads)
-    L.seed_everything(config.seed, workers=True)
+    L.seed_everything(config.seed, workers=True, verbose=False)
     module = CodecModule(
         config.preset,
         model_args=config.model_args,
@@ -320,12 +324,10 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
     crops = RandomCrops(train_waves, num_samples=crop_samples(codec, config.crop_seconds))
     train_loader = DataLoader(crops, batch_size=config.batch_size, shuffle=True, drop_last=True)
     val_loader = DataLoader(TensorDataset(val_waves), batch_size=config.val_notes, collate_fn=_stack_first)
-    checkpoint = ModelCheckpoint(
-        dirpath=out / "checkpoints", filename="best-{step}", monitor="val/mel_lsd", mode="min", save_top_k=1
-    )
+    checkpoint = BestCheckpoint(dirpath=out / "checkpoints", filename="best-{step}", monitor="val/mel_lsd", mode="min")
     trainer = _trainer(config, out, checkpoint)
     start = time.perf_counter()
-    with csv_history_kept(out, trainer, resuming=config.resume is not None):
+    with csv_history_kept(out, trainer, resuming=config.resume is not None), lightning_errors():
         trainer.fit(module, train_loader, val_loader, ckpt_path=config.resume)
     seconds = time.perf_counter() - start
     best_step = trainer.global_step

@@ -30,8 +30,10 @@ from spectrolab.models import count_parameters, create_model, save_model_dir
 from spectrolab.tag.aggregate import Aggregation, aggregate_segments
 from spectrolab.tag.metrics import accuracy, multilabel_scores
 from spectrolab.tag.predict import Tagger, load_tagger, model_int, tagger_from_model
+from spectrolab.training.checkpoints import BestCheckpoint, check_resume
 from spectrolab.training.energy import EnergyRecorder, training_energy
 from spectrolab.training.logs import csv_history_kept, run_loggers
+from spectrolab.training.runs import check_steps, lightning_errors, make_trainer
 
 
 def monitored_metric(multilabel: bool) -> str:
@@ -181,8 +183,9 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Where the run wrote its outputs, its best validation score and how long it took; ``global_rank`` is this
-    process's rank (0 unless DDP launched several), and only rank 0 exports the model."""
+    """Where the run wrote its outputs, its best validation score (``metric``, e.g. ``val/roc_auc``; ``None``
+    if no validation ran) and how long it took; ``global_rank`` is this process's rank (0 unless DDP launched
+    several), and only rank 0 exports the model."""
 
     model_dir: Path
     best_checkpoint: Path
@@ -191,18 +194,19 @@ class TrainResult:
     train_seconds: float
     steps: int
     global_rank: int = 0
+    metric: str = ""
 
 
 def _trainer(config: TrainConfig, out: Path, monitor: str) -> L.Trainer:
-    checkpoint = ModelCheckpoint(
+    checkpoint = BestCheckpoint(
         dirpath=out / "checkpoints", monitor=monitor, mode="max", save_last=True, filename="best-{epoch}-{step}"
     )
     stop = EarlyStopping(monitor=monitor, mode="max", patience=config.patience, strict=False)
-    return L.Trainer(
+    return make_trainer(
         accelerator=config.accelerator,
         devices=config.devices,
         strategy=config.strategy,
-        precision=config.precision,  # type: ignore[arg-type]
+        precision=config.precision,
         max_epochs=config.max_epochs,
         max_steps=config.max_steps,
         max_time=None if config.max_minutes is None else timedelta(minutes=config.max_minutes),
@@ -245,6 +249,8 @@ def train_tagger(config: TrainConfig) -> TrainResult:
     out = Path(config.out)
     if (out / "checkpoints").exists() and config.resume is None and not config.force:
         raise OutputExistsError(f"{out}: holds a training run; pass --resume CKPT to continue or --force")
+    check_resume(config.resume)
+    check_steps(config.max_steps)
     L.seed_everything(config.seed, workers=True, verbose=False)
     probe = create_model(config.model, num_classes=1, **config.model_args)
     data = TaggingDataModule(
@@ -269,7 +275,7 @@ def train_tagger(config: TrainConfig) -> TrainResult:
     )
     trainer = _trainer(config, out, monitored_metric(train_tracks.multilabel))
     start = time.perf_counter()
-    with csv_history_kept(out, trainer, resuming=config.resume is not None):
+    with csv_history_kept(out, trainer, resuming=config.resume is not None), lightning_errors():
         trainer.fit(module, datamodule=data, ckpt_path=config.resume)
     seconds = time.perf_counter() - start
     ckpt = trainer.checkpoint_callback
@@ -283,6 +289,7 @@ def train_tagger(config: TrainConfig) -> TrainResult:
         train_seconds=seconds,
         steps=trainer.global_step,
         global_rank=trainer.global_rank,
+        metric=monitored_metric(train_tracks.multilabel),
     )
 
 
@@ -297,5 +304,10 @@ def tagger_from_checkpoint(path: str | os.PathLike[str]) -> Tagger:
 
 
 def load_any_tagger(path: str | os.PathLike[str]) -> Tagger:
-    """A tagger from a model directory or a Lightning ``.ckpt`` file."""
-    return tagger_from_checkpoint(path) if Path(path).is_file() else load_tagger(path)
+    """A tagger from a model directory, a training run folder (its exported ``model/``) or a Lightning ``.ckpt``."""
+    path = Path(path)
+    if path.is_file():
+        return tagger_from_checkpoint(path)
+    if not (path / "config.json").is_file() and (path / "model" / "config.json").is_file():
+        return load_tagger(path / "model")
+    return load_tagger(path)
