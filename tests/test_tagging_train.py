@@ -193,7 +193,7 @@ def test_command_line_ddp_strategy_launches_two_processes(clips, tmp_path):
         [sys.executable, "-m", "spectrolab", *argv, "--quiet"], capture_output=True, text=True, env=env, timeout=300
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.count("best validation score") == 1  # printed by rank 0 only
+    assert run.stdout.count("best validation roc_auc") == 1  # printed by rank 0 only
     with open(out / "logs/metrics.csv") as fh:
         rows = [r for r in csv.DictReader(fh) if r.get("val/tracks")]
     # 6 training clips, 3 per process: one step per epoch; validation gathers both halves of the 4 clips.

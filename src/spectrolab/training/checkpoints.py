@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
@@ -45,7 +46,8 @@ class BestCheckpoint(ModelCheckpoint):
 
     ``filename`` must start with a fixed prefix (``"best-{step}"``): the files ``dirpath/<prefix>*.ckpt`` are
     this callback's. On resume their scores are read back, the ``save_top_k`` best are kept and the rest are
-    deleted, so a run keeps, reports and exports its true best whatever ``last.ckpt`` remembered.
+    deleted, so a run keeps, reports and exports its true best whatever ``last.ckpt`` remembered. With
+    ``save_last``, ``last.ckpt`` is written after every validation and when training ends.
     """
 
     def __init__(self, *, monitor: str, filename: str, mode: str, save_top_k: int = 1, **kwargs: Any) -> None:
@@ -54,6 +56,26 @@ class BestCheckpoint(ModelCheckpoint):
             raise ConfigError(f"BestCheckpoint needs a fixed filename prefix and save_top_k >= 1, got {filename!r}")
         super().__init__(monitor=monitor, filename=filename, mode=mode, save_top_k=save_top_k, **kwargs)
         self.prefix = prefix
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):  # where Lightning saves after epoch-end validation
+            self._save_last_now(trainer)
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._save_last_now(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        self._save_last_now(trainer)
+
+    def _save_last_now(self, trainer: L.Trainer) -> None:
+        """With ``save_last``, write ``last.ckpt`` now unless this step's checkpoint is written already: Lightning
+        writes it at a validation only if the best improved, so a resume could restart epochs already run."""
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
