@@ -12,13 +12,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
-from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from spectrolab import __version__
 from spectrolab.web.examples import ExampleFolder
 from spectrolab.web.routes import STATIC_DIR, api, page
-from spectrolab.web.security import OriginCheckMiddleware, SecurityHeadersMiddleware
+from spectrolab.web.security import BodyLimitMiddleware, OriginCheckMiddleware, SecurityHeadersMiddleware
 from spectrolab.web.service import EditorService, InputRejected, Models
 from spectrolab.web.settings import Limits, WebSettings
 
@@ -31,6 +30,10 @@ def _plain(errors: list[dict]) -> str:
         message = "no file was sent" if error.get("type") == "missing" and field == "audio" else error["msg"]
         parts.append(f"{field or 'request'}: {message[:1].lower()}{message[1:]}")
     return "; ".join(parts)
+
+
+def too_large(limits: Limits) -> str:
+    return f"the request is larger than the {limits.max_upload_bytes / 2**20:g} MB upload limit"
 
 
 def install_error_handlers(app: FastAPI, limits: Limits) -> None:
@@ -46,7 +49,7 @@ def install_error_handlers(app: FastAPI, limits: Limits) -> None:
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         detail = str(exc.detail)
         if exc.status_code == 413:
-            detail = f"the request is larger than the {limits.max_upload_bytes / 2**20:g} MB upload limit"
+            detail = too_large(limits)
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
 
@@ -75,7 +78,8 @@ def create_app(settings: WebSettings, *, models: Models | None = None) -> FastAP
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_error_handlers(app, settings.limits)
     # Added innermost first: the Host check runs before anything else, the body limit just before parsing.
-    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.limits.max_body_bytes)
+    limits = settings.limits
+    app.add_middleware(BodyLimitMiddleware, max_body_size=limits.max_body_bytes, message=too_large(limits))
     app.add_middleware(OriginCheckMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts), www_redirect=False)

@@ -153,6 +153,7 @@ class ConfigOut(BaseModel):
             min_duration_s=limits.min_duration_s,
             priors=priors,
             examples_folder=examples_folder,
+            energy=False,
         )
 
 

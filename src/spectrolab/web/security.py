@@ -1,13 +1,16 @@
-"""Exposure defences: which hosts count as loopback, the Host allow-list, the Origin check on POSTs, and the
-response headers that keep the page to itself. There is no CORS middleware: no other origin may call the API."""
+"""Exposure defences: which hosts count as loopback, the Host allow-list, the Origin check on POSTs, the request
+body limit, and the response headers that keep the page to itself. There is no CORS middleware: no other
+origin may call the API."""
 
 from __future__ import annotations
 
 import ipaddress
+import json
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -100,3 +103,34 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimitMiddleware:
+    """Starlette's :class:`RequestBodyLimitMiddleware` (413 before parsing, whether or not a Content-Length is
+    declared), answering in JSON with the limit in plain words instead of its plain-text reply."""
+
+    def __init__(self, app: ASGIApp, *, max_body_size: int, message: str) -> None:
+        self.inner = RequestBodyLimitMiddleware(app, max_body_size=max_body_size)
+        self.body = json.dumps({"detail": message}).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.inner(scope, receive, send)
+            return
+        replaced = False
+
+        async def send_json(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] == 413:
+                headers = Headers(raw=message.get("headers", []))
+                if headers.get("content-type", "").startswith("text/plain"):
+                    replaced = True
+                    length = str(len(self.body)).encode()
+                    raw = [(b"content-type", b"application/json"), (b"content-length", length)]
+                    await send({"type": "http.response.start", "status": 413, "headers": raw})
+                    await send({"type": "http.response.body", "body": self.body})
+                    return
+            if not replaced:
+                await send(message)
+
+        await self.inner(scope, receive, send_json)

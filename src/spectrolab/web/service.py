@@ -8,6 +8,7 @@ per worker (a lock) and runs it off the event loop, so that a slow edit never ho
 from __future__ import annotations
 
 import io as _bytes_io
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -116,9 +117,7 @@ class EditReply:
     energy: dict[str, float] | None = None
 
 
-def perform_edit(
-    path: Path, *, models: Models, prior: str, cells: CellRegion, options: BlurOptions
-) -> EditOutcome:
+def perform_edit(path: Path, *, models: Models, prior: str, cells: CellRegion, options: BlurOptions) -> EditOutcome:
     """Edit the audio file at ``path``: the web editor's only call into the edit API.
 
     Today this loads the file at the codec's rate (mono) and calls :func:`spectrolab.edit.blur`, so the audio
@@ -155,11 +154,25 @@ def conditioning(pitch: int | None, family: str | None) -> Conditioning | None:
     )
 
 
+def _without_peak_chunk(wav: bytes) -> bytes:
+    """The RIFF file without libsndfile's PEAK chunk, whose timestamp would make equal audio differ in bytes."""
+    chunks, offset = [], 12
+    while offset + 8 <= len(wav):
+        size = struct.unpack_from("<I", wav, offset + 4)[0]
+        end = offset + 8 + size + (size & 1)
+        if wav[offset : offset + 4] != b"PEAK":
+            chunks.append(wav[offset:end])
+        offset = end
+    body = b"WAVE" + b"".join(chunks)
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
 def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
-    """32-bit float WAV of ``audio`` (T, C): lossless for what the edit returns."""
+    """32-bit float WAV of ``audio`` (T, C): lossless for what the edit returns, and the same bytes for the
+    same audio."""
     buffer = _bytes_io.BytesIO()
     sf.write(buffer, audio, sample_rate, format="WAV", subtype="FLOAT")
-    return buffer.getvalue()
+    return _without_peak_chunk(buffer.getvalue())
 
 
 @contextmanager
