@@ -100,6 +100,7 @@ async function persist() {
     versions: state.versions,
     index: state.index,
     abLatched: state.abLatched,
+    selection: state.selection && !state.selection.dragging ? state.selection : null,
     params: readParams(),
   });
 }
@@ -309,9 +310,9 @@ async function jumpTo(index) {
   await prepare(state.versions[index]);
   player.stop();
   state.index = index;
-  await persist();
   renderEditInfo(current());
   render();
+  await persist();
 }
 
 const undo = () => jumpTo(state.index - 1);
@@ -410,12 +411,14 @@ canvas.addEventListener("pointerup", () => {
   state.drag = null;
   if (state.selection) state.selection.dragging = false;
   render();
+  persist();
 });
 
 function cancelSelection() {
   state.drag = null;
   state.selection = null;
   render();
+  if (current()) persist();
 }
 
 // -- keyboard ------------------------------------------------------------------------------------------------
@@ -565,6 +568,7 @@ async function restore() {
   state.versions = session.versions;
   state.index = session.index;
   state.abLatched = session.abLatched || "B";
+  state.selection = session.selection || null;
   renderEditInfo(current());
 }
 

@@ -77,7 +77,8 @@ export function melSpectrogram(samples, sampleRate, fmax, rows = 256) {
       db[t * rows + y] = 10 * Math.log10(p + 1e-12);
     }
   }
-  return { frames, rows, db, secondsPerFrame: hop / sampleRate };
+  // A full-scale sinusoid peaks at (nfft / 4)^2 in power under the Hann window: every image shares this 0 dB.
+  return { frames, rows, db, secondsPerFrame: hop / sampleRate, fullScaleDb: 20 * Math.log10(nfft / 4) };
 }
 
 const STOPS = [
@@ -90,10 +91,10 @@ const LUT = Array.from({ length: 256 }, (_, i) => {
   return STOPS[k].map((v, c) => Math.round(v + (STOPS[k + 1][c] - v) * f));
 });
 
-// An offscreen canvas (frames wide, rows high, high frequencies at the top), 80 dB of range below the peak.
-export function spectrogramImage(spec, rangeDb = 80) {
-  let top = -Infinity;
-  for (const v of spec.db) top = Math.max(top, v);
+// An offscreen canvas (frames wide, rows high, high frequencies at the top): 0 to -90 dB of full scale, the
+// same scale for every version, so that A and B compare truthfully.
+export function spectrogramImage(spec, rangeDb = 90) {
+  const top = spec.fullScaleDb;
   const canvas = document.createElement("canvas");
   canvas.width = spec.frames;
   canvas.height = spec.rows;
