@@ -106,7 +106,9 @@ class EditOut(BaseModel):
     region: RegionOut = Field(description="the seconds and Hz the edited cells span")
     changed_cells: int
     latency_ms: dict[str, float] = Field(description="queue, load, edit and total server time")
-    energy: dict[str, float] | None = Field(None, description="energy of the edit, once metering is available")
+    energy: dict[str, float | str] | None = Field(
+        None, description="energy of the edit (joules and how it was measured), once metering is available"
+    )
 
     @classmethod
     def of(cls, reply: EditReply) -> EditOut:

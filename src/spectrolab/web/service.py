@@ -114,7 +114,7 @@ class EditReply:
     region: Region
     changed_cells: int
     latency_ms: dict[str, float]
-    energy: dict[str, float] | None = None
+    energy: dict[str, float | str] | None = None
 
 
 def perform_edit(path: Path, *, models: Models, prior: str, cells: CellRegion, options: BlurOptions) -> EditOutcome:

@@ -190,7 +190,11 @@ function renderEditInfo(v) {
     return;
   }
   const r = v.region;
-  const energy = v.energy ? `${v.energy.joules.toFixed(3)} J (${v.energy.method})` : "not metered yet";
+  const energy = !v.energy
+    ? "not metered yet"
+    : typeof v.energy.joules === "number"
+      ? `${v.energy.joules.toFixed(3)} J${v.energy.method ? ` (${v.energy.method})` : ""}`
+      : JSON.stringify(v.energy);
   $("edit-info").textContent =
     `Resampled ${cellCount(v.cells)} cells (${v.changedCells} changed), ${fmtS(r.start_s)}–${fmtS(r.stop_s)}, ` +
     `${fmtHz(r.low_hz)}–${fmtHz(r.high_hz)}. Latency ${fmtMs(v.latency.round_trip)} ` +
