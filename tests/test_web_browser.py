@@ -44,7 +44,9 @@ def server(tmp_path_factory):
     import uvicorn
 
     torch.set_num_threads(1)
-    settings = WebSettings(upload_dir=tmp_path_factory.mktemp("uploads"))
+    notes = tmp_path_factory.mktemp("notes")
+    shutil.copy(BUNDLED_EXAMPLE, notes / "string_acoustic_000-064-100.wav")
+    settings = WebSettings(upload_dir=tmp_path_factory.mktemp("uploads"), examples_dir=notes)
     app = create_app(settings, models=Models.load())
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -250,6 +252,11 @@ def test_editor_end_to_end(server, browser):
     page.screenshot(path=str(SCREENSHOTS / "4_help.png"))
     page.keyboard.press("Escape")
     assert page.is_hidden("#help")
+
+    # A random note from the folder given at start begins a new history.
+    page.click("#load-random")
+    page.wait_for_selector("body[data-state='ready'][data-versions='1'][data-index='0']")
+    assert "string_acoustic_000-064-100.wav" in page.inner_text("#history")
     assert not errors, errors
     context.close()
     if os.environ.get("SPECTROLAB_UPDATE_DOCS_SCREENSHOT"):

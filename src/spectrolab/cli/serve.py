@@ -94,8 +94,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: loopback only)")
     p.add_argument("--port", type=_port, default=8000, help="port (default: 8000)")
     p.add_argument("--no-browser", action="store_true", help="do not open the page in a browser")
-    p.add_argument("--workers", type=int, default=1, help="worker processes, each with its own models (default: 1)")
-    p.add_argument("--examples", type=Path, help="folder of notes (e.g. an NSynth-format dataset) for 'random note'")
+    p.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="worker processes, each with its own models (default: 1)"
+    )
+    p.add_argument(
+        "--examples", type=Path, metavar="DIR", help="folder of notes (e.g. an NSynth-format dataset) for 'random note'"
+    )
     p.add_argument(
         "--allow-host",
         action="append",
