@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-install
 SOUNDFONT := /usr/share/sounds/sf2/TimGM6mb.sf2
+# Playwright drives Debian's chromium (scripts/sysdeps.sh); it never downloads a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: demo test lint bench results sysdeps clean
 

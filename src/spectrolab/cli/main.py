@@ -29,6 +29,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "spectrolab.cli.codec",
     "spectrolab.cli.tagging",
     "spectrolab.cli.energy",
+    "spectrolab.cli.serve",
 )
 
 

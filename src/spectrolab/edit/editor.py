@@ -105,6 +105,17 @@ class EditResult:
         """How many cells of the region hold a different code after the edit."""
         return int((self.original.grids[self.level] != self.edited.grids[self.level]).sum())
 
+    def whole_codes(self, whole: CodeGrids) -> CodeGrids:
+        """The whole sound's codes (``whole``, as :meth:`Codec.encode` gives them) with the resampled cells set
+        to the edit's codes: the grid after the edit, where only the region differs."""
+        c, shift = self.cells, self.windows.encode[0]
+        codes = whole.grids[self.level].clone()
+        window = self.edited.grids[self.level]
+        codes[:, c.row_start : c.row_stop, c.col_start : c.col_stop] = window[
+            :, c.row_start : c.row_stop, c.col_start - shift : c.col_stop - shift
+        ]
+        return whole.with_level(self.level, codes)
+
     def describe(self) -> str:
         """One line: which cells changed and which exact seconds and Hz."""
         c, r = self.cells, self.region
