@@ -79,7 +79,7 @@ def _assert_refused(response, status: int, *words: str) -> None:
 def test_config_openapi_and_page(client):
     config = client.get("/api/config").json()
     assert config["max_upload_bytes"] == LIMITS.max_upload_bytes and config["priors"] == ["nb", "transformer"]
-    assert config["examples_folder"] is False and config["energy"] is False
+    assert config["examples_folder"] is False and config["energy"] is True
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/config", "/api/analyse", "/api/edit", "/api/example", "/api/examples/random"} <= set(paths)
     page = client.get("/")
@@ -107,7 +107,7 @@ def test_analyse_and_edit(client, example):
     inside = np.zeros_like(changed)
     inside[4:12, 3:6] = True
     assert not changed[~inside].any()
-    assert reply["cells"] == CELLS and reply["energy"] is None
+    assert reply["cells"] == CELLS and reply["energy"]["joules"] > 0 and "estimated" in reply["energy"]["method"]
     assert {"queue", "load", "edit", "total"} <= set(reply["latency_ms"])
     assert reply["region"]["start_s"] == pytest.approx(3 * 0.256)
     # The same seed gives the same edit; a transformer edit with targets works too.

@@ -163,7 +163,7 @@ def test_editor_end_to_end(server, browser):
     edited = page.evaluate("() => window.spectrolabEditor.state.versions[1]")
     assert edited["changedCells"] > 0 and sum(map(sum, edited["changed"])) == edited["changedCells"]
     assert f"({edited['changedCells']} changed)" in page.inner_text("#edit-info")
-    assert "Latency" in page.inner_text("#edit-info") and "not metered yet" in page.inner_text("#edit-info")
+    assert "Latency" in page.inner_text("#edit-info") and "J (estimated" in page.inner_text("#edit-info")
     assert int(page.get_attribute("#spectrogram", "data-draws")) > draws_before
     assert page.evaluate("() => document.getElementById('spectrogram').toDataURL()") != grid_before
     page.screenshot(path=str(SCREENSHOTS / "2_edited.png"))

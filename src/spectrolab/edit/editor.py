@@ -238,6 +238,8 @@ def edit_audio(
     """
     watch = stopwatch or Stopwatch()
     level, rate, codec_rate = options.level, audio.sample_rate, codec.sample_rate
+    if not 0 <= level < codec.num_levels:
+        raise ConfigError(f"level {level} does not exist; this codec has levels 0-{codec.num_levels - 1}")
     if codec.num_levels > 1 and level != 0:
         raise ConfigError("local edits are made on level 0; pass level=0 (the codec's finest grid)")
     num_samples = round(audio.frames * codec_rate / rate)
