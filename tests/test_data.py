@@ -437,3 +437,24 @@ def test_failed_render_leaves_nothing_behind(tmp_path, monkeypatch):
 
 def test_data_subcommand_is_registered():
     assert "spectrolab.cli.data" in cli_main.SUBCOMMANDS
+
+
+def test_data_merge_links_every_library_under_its_own_name(tmp_path, capsys):
+    from spectrolab.cli.main import main
+    from spectrolab.data.merge import merge_nsynth
+
+    for name in ("a", "b"):
+        config = RenderConfig(soundfont=TEST_SOUNDFONT, programs=(0, 1, 2, 24, 25, 26, 40, 41, 42), pitches=(60,),
+                              velocities=(100,))  # fmt: skip
+        render_nsynth(config, tmp_path / name)
+    counts = merge_nsynth([tmp_path / "a", tmp_path / "b"], tmp_path / "m", names=["x", "y"])
+    single = {s: len(NSynthDataset(tmp_path / "a", s)) for s in ("train", "valid", "test")}
+    assert counts == {s: 2 * n for s, n in single.items()}
+    merged = NSynthDataset(tmp_path / "m", "train", fields=("instrument_family",))
+    names = {e["note_str"].split("-", 1)[0] for e in merged.examples}
+    assert names == {"x", "y"} and len(merged) == counts["train"]
+    assert torch.equal(merged[0]["input"], NSynthDataset(tmp_path / "a", "train")[0]["input"])
+    assert main(["data", "merge", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "m")]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert main(["data", "merge", str(tmp_path / "a"), str(tmp_path / "a"), "--out", str(tmp_path / "n")]) == 2
+    assert "distinct names" in capsys.readouterr().err and not (tmp_path / "n").exists()

@@ -91,6 +91,15 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _merge(args: argparse.Namespace) -> int:
+    from spectrolab.data.merge import merge_nsynth
+
+    names = args.names.split(",") if args.names else None
+    counts = merge_nsynth(args.sources, args.out, names=names, force=args.force)
+    print(f"wrote {sum(counts.values())} notes ({', '.join(f'{s} {n}' for s, n in counts.items())}) to {args.out}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("data", help="render and inspect datasets")
     sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -114,6 +123,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument("--force", action="store_true", help="replace an existing output folder")
     render.add_argument("--quiet", action="store_true", help="no progress bar")
     render.set_defaults(run=_render)
+    merge = sub.add_parser(
+        "merge", help="one NSynth-format dataset from several (e.g. one per sample library), audio linked not copied"
+    )
+    merge.add_argument("sources", nargs="+", help="NSynth-format dataset folders")
+    merge.add_argument("--out", required=True, help="output folder")
+    merge.add_argument("--names", help="comma-separated names prefixing each source's notes (default: folder names)")
+    merge.add_argument("--force", action="store_true", help="replace an existing output folder")
+    merge.set_defaults(run=_merge)
     info = sub.add_parser(
         "info", help="notes per split and family of an NSynth-format dataset, or clips and tags of a clip dataset"
     )
