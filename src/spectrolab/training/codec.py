@@ -250,6 +250,10 @@ class CodecTrainConfig:
     resume: str | None = None
     force: bool = False
 
+    def __post_init__(self) -> None:
+        if isinstance(self.data, str | Path):  # one dataset given alone
+            self.data = [str(self.data)]
+
 
 @dataclass
 class CodecTrainResult:
