@@ -23,13 +23,16 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from spectrolab.codec import DEFAULT_CODEC_DIR, load_codec
+from spectrolab.data.merge import MERGE_MANIFEST
 from spectrolab.data.nsynth import NSynthDataset
+from spectrolab.data.nsynth_format import MANIFEST_FILE
 from spectrolab.data.nsynth_render import RenderConfig, render_nsynth
 from spectrolab.energy import create_meter
 from spectrolab.models import count_parameters, create_model, save_model_dir
 from spectrolab.models.registry import WEIGHTS_NAME
 from spectrolab.priors import bits_per_code
 from spectrolab.priors.api import ASSETS
+from spectrolab.training.codec import pitch_covering
 from spectrolab.training.energy import energy_entry, training_energy
 from spectrolab.training.prior import EncodedGrids, TrainingBudget, encode_dataset, train_transformer_prior
 
@@ -50,11 +53,27 @@ def encoded_split(args: argparse.Namespace, split: str) -> EncodedGrids:
         render_nsynth(render_recipe(args), args.data, workers=args.workers)
     started = time.perf_counter()
     dataset = NSynthDataset(args.data, split, fields=("pitch", "instrument_family"))
-    encoded = encode_dataset(dataset, load_codec(args.codec))
+    indices = None
+    if args.max_notes is not None and args.max_notes < len(dataset):
+        indices = pitch_covering([e["pitch"] for e in dataset.examples], args.max_notes, seed=args.seed)
+    encoded = encode_dataset(dataset, load_codec(args.codec), indices=indices)
     print(f"encoded {split}: {tuple(encoded.grids.shape)} in {time.perf_counter() - started:.0f} s", flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in encoded.tensors().items()}, str(path))
     return encoded
+
+
+def _merged_sources(data: Path) -> dict:
+    """The sources of a dataset made by ``spectrolab data merge`` (their own render manifests), if it is one."""
+    manifest = data / MERGE_MANIFEST
+    if not manifest.is_file():
+        return {}
+    sources = json.loads(manifest.read_text())["sources"]
+    renders = {}
+    for name, folder in sources.items():
+        render = Path(folder) / MANIFEST_FILE
+        renders[name] = json.loads(render.read_text())["config"] if render.is_file() else {"dir": folder}
+    return {"merged_from": renders}
 
 
 def provenance(args: argparse.Namespace) -> dict:
@@ -68,6 +87,8 @@ def provenance(args: argparse.Namespace) -> dict:
                 if k in ("soundfont", "seed", "max_per_program", "sample_rate", "duration", "hold")
             },
             "split": "train",
+            "max_notes_per_split": args.max_notes,
+            **_merged_sources(Path(args.data)),
         },
         "codec": str(args.codec or DEFAULT_CODEC_DIR.relative_to(ROOT / "src")),
         "codec_name": json.loads((Path(args.codec or DEFAULT_CODEC_DIR) / "config.json").read_text())["name"],
@@ -131,6 +152,7 @@ def main() -> None:
     parser.add_argument("--codec", help="codec directory (default: the shipped codec)")
     parser.add_argument("--cache", default="out/prior_data/encoded", help="folder of cached encoded grids")
     parser.add_argument("--reencode", action="store_true", help="ignore the cache")
+    parser.add_argument("--max-notes", type=int, help="encode at most this many notes per split, every pitch covered")
     parser.add_argument("--out", default=str(ASSETS), help="folder receiving prior_nb/ and prior_transformer/")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nb-offsets", default="[[-1,0],[1,0],[0,-1],[0,1]]", help="Naive Bayes neighbours, JSON")

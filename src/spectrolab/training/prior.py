@@ -8,13 +8,14 @@ without them. The model itself is a plain registered ``nn.Module``; this file on
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 import lightning as L
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from spectrolab.codec import Codec
 from spectrolab.data.nsynth import NSynthDataset
@@ -146,13 +147,22 @@ class EncodedGrids:
         return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
-def encode_dataset(dataset: NSynthDataset, codec: Codec, *, level: int = 0, batch_size: int = 32) -> EncodedGrids:
-    """Encode every note of an NSynth-format dataset (fields ``pitch`` and ``instrument_family``) with ``codec``."""
+def encode_dataset(
+    dataset: NSynthDataset,
+    codec: Codec,
+    *,
+    level: int = 0,
+    batch_size: int = 32,
+    indices: Sequence[int] | None = None,
+) -> EncodedGrids:
+    """Encode the notes of an NSynth-format dataset (fields ``pitch`` and ``instrument_family``) with ``codec``:
+    all of them, or those at ``indices``."""
     missing = {"pitch", "instrument_family"} - set(dataset.fields)
     if missing or dataset.representation is not None:
         raise ConfigError(f"need a waveform dataset with fields pitch and instrument_family (missing {missing})")
     grids, pitch, family = [], [], []
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+    source = dataset if indices is None else Subset(dataset, list(indices))
+    loader = DataLoader(source, batch_size=batch_size, shuffle=False)
     with torch.inference_mode():
         for batch in loader:
             grids.append(codec.encode(batch["input"]).grids[level])
