@@ -16,9 +16,10 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import FIXTURE_NOTES
-from sklearn.metrics import accuracy_score, average_precision_score, roc_auc_score
+from sklearn.metrics import accuracy_score, average_precision_score, confusion_matrix, roc_auc_score
 from torch import nn
 
+from spectrolab.audio import io
 from spectrolab.audio.io import save
 from spectrolab.cli import tagging as tagging_cli
 from spectrolab.cli.main import main
@@ -105,8 +106,12 @@ def test_metrics_match_scikit_learn():
     assert result.pr_auc == pytest.approx(average_precision_score(targets, scores, average="macro"), abs=1e-6)
     labels = rng.integers(0, 5, 50)
     probs = rng.random((50, 5)).astype(np.float32)
-    acc = accuracy(torch.from_numpy(probs), torch.from_numpy(labels))
+    acc = accuracy(torch.from_numpy(probs), torch.from_numpy(labels), labels=list("abcde"))
     assert acc.accuracy == pytest.approx(accuracy_score(labels, probs.argmax(1)))
+    assert acc.confusion == confusion_matrix(labels, probs.argmax(1), labels=range(5)).tolist()
+    per_class = acc.per_class_accuracy()
+    assert per_class["c"] == pytest.approx(((labels == 2) & (probs.argmax(1) == 2)).sum() / (labels == 2).sum())
+    assert acc.confusion_table().splitlines()[0].startswith("true / predicted") and "accuracy" in acc.confusion_table()
 
 
 def test_metrics_leave_out_classes_without_positives():
@@ -378,3 +383,17 @@ def test_csv_history_kept_unites_columns_and_leaves_an_untouched_log_alone(tmp_p
             {"epoch": "0", "step": "2", "train/loss": "0.6", "val/roc_auc": ""},
             {"epoch": "1", "step": "3", "train/loss": "", "val/roc_auc": "0.8"},
         ]
+
+
+def test_tag_refuses_a_checkpoint_holding_objects_in_one_line(tmp_path, capsys):
+    from spectrolab.cli.main import main
+
+    torch.save({"state_dict": torch.nn.Linear(2, 2)}, tmp_path / "objects.ckpt")
+    (tmp_path / "garbage.ckpt").write_bytes(b"not a checkpoint")
+    note = tmp_path / "note.wav"
+    io.save(note, torch.sin(torch.arange(16000) / 5.0) * 0.5, sample_rate=16000)
+    assert main(["tag", str(note), "--model", str(tmp_path / "objects.ckpt")]) == 2
+    err = capsys.readouterr().err
+    assert "pickled torch.nn.modules.linear.Linear object" in err and len(err.strip().splitlines()) == 1
+    assert main(["tag", str(note), "--model", str(tmp_path / "garbage.ckpt")]) == 2
+    assert "garbage.ckpt: not a checkpoint of `spectrolab train tagger` (unreadable" in capsys.readouterr().err

@@ -84,8 +84,14 @@ def _eval(args: argparse.Namespace) -> int:
     tagger = load_any_tagger(args.checkpoint)
     tracks = load_tracks(args.data, args.split, target=args.target)
     scores = evaluate_tagger(tagger, tracks, how=args.aggregation, num_chunks=args.eval_chunks)
-    report = {"split": args.split, "tracks": len(tracks), "aggregation": args.aggregation, **scores.as_dict()}
+    report: dict[str, Any] = {
+        "split": args.split, "tracks": len(tracks), "aggregation": args.aggregation, **scores.as_dict()
+    }  # fmt: skip
     print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in report.items()))
+    if scores.confusion is not None:
+        print(scores.confusion_table())
+        report |= {"per_class_accuracy": scores.per_class_accuracy(), "labels": scores.labels,
+                   "confusion": scores.confusion}  # fmt: skip
     if args.json:
         atomic_write_bytes(args.json, (json.dumps(report, indent=2) + "\n").encode(), force=args.force)
     return 0

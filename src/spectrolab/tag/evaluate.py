@@ -55,4 +55,6 @@ def evaluate_tagger(
             )
         )
     all_scores = torch.cat(scores)[:, columns]
-    return multilabel_scores(all_scores, tracks.targets) if tracks.multilabel else accuracy(all_scores, tracks.targets)
+    if tracks.multilabel:
+        return multilabel_scores(all_scores, tracks.targets)
+    return accuracy(all_scores, tracks.targets, labels=list(tracks.labels))

@@ -22,9 +22,34 @@ class TaggingScores:
     roc_auc: float | None = None
     pr_auc: float | None = None
     accuracy: float | None = None
+    labels: list[str] | None = None
+    confusion: list[list[int]] | None = None  # single-label: confusion[true][predicted] counts
 
     def as_dict(self) -> dict[str, float]:
-        return {k: v for k, v in vars(self).items() if v is not None}
+        """The scalar metrics that apply."""
+        return {k: v for k in ("roc_auc", "pr_auc", "accuracy") if (v := getattr(self, k)) is not None}
+
+    def per_class_accuracy(self) -> dict[str, float]:
+        """Single-label: the fraction of each class's items predicted right (classes with items only)."""
+        if self.confusion is None or self.labels is None:
+            return {}
+        return {
+            label: row[i] / sum(row)
+            for i, (label, row) in enumerate(zip(self.labels, self.confusion, strict=True))
+            if sum(row)
+        }
+
+    def confusion_table(self) -> str:
+        """The confusion matrix as text: one row per true class (with items), one column per predicted class."""
+        if self.confusion is None or self.labels is None:
+            return ""
+        short = [label[:7] for label in self.labels]
+        lines = ["true / predicted" + "".join(f"{s:>8s}" for s in short) + "  accuracy"]
+        per_class = self.per_class_accuracy()
+        for label, row in zip(self.labels, self.confusion, strict=True):
+            if sum(row):
+                lines.append(f"{label:16s}" + "".join(f"{n:8d}" for n in row) + f"  {per_class[label]:8.3f}")
+        return "\n".join(lines)
 
 
 def multilabel_scores(scores: torch.Tensor, targets: torch.Tensor) -> TaggingScores:
@@ -46,9 +71,13 @@ def multilabel_scores(scores: torch.Tensor, targets: torch.Tensor) -> TaggingSco
     return TaggingScores(roc_auc=float(auc), pr_auc=float(ap))
 
 
-def accuracy(scores: torch.Tensor, targets: torch.Tensor) -> TaggingScores:
-    """Micro accuracy (fraction of items whose arg-max class is right) of ``scores`` (N, C), ``targets`` (N,)."""
+def accuracy(scores: torch.Tensor, targets: torch.Tensor, *, labels: list[str] | None = None) -> TaggingScores:
+    """Micro accuracy (fraction of items whose arg-max class is right) of ``scores`` (N, C), ``targets`` (N,),
+    with the confusion matrix (true class x predicted class) and the class ``labels`` if given."""
     if scores.ndim != 2 or targets.shape != scores.shape[:1]:
         raise ConfigError(f"expected scores (N, C) and targets (N,), got {tuple(scores.shape)}, {tuple(targets.shape)}")
-    acc = multiclass_accuracy(scores, targets.long(), num_classes=scores.shape[1], average="micro")
-    return TaggingScores(accuracy=float(acc))
+    classes = scores.shape[1]
+    acc = multiclass_accuracy(scores, targets.long(), num_classes=classes, average="micro")
+    pairs = targets.long() * classes + scores.argmax(1)
+    confusion = torch.bincount(pairs, minlength=classes * classes).view(classes, classes)
+    return TaggingScores(accuracy=float(acc), labels=labels, confusion=confusion.tolist())

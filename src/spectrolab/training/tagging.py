@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -298,7 +300,15 @@ def tagger_from_checkpoint(path: str | os.PathLike[str]) -> Tagger:
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: no such checkpoint")
-    module = TaggerModule.load_from_checkpoint(path, map_location="cpu")
+    try:
+        module = TaggerModule.load_from_checkpoint(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, TypeError, ValueError) as exc:
+        found = re.search(r"GLOBAL (\S+)", str(exc))
+        reason = f"it holds a pickled {found.group(1)} object, not only weights" if found else "unreadable"
+        raise ModelError(
+            f"{path}: not a checkpoint of `spectrolab train tagger` ({reason}; spectrolab loads weights only and "
+            "never unpickles objects)"
+        ) from None
     metadata = {k: module.hparams[k] for k in ("labels", "multilabel", "aggregation")}
     return tagger_from_model(module.model, metadata)
 
