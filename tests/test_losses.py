@@ -256,3 +256,18 @@ def test_original_recipe_known_faults(original):
     widths = [np.ptp(freqs[response[i] >= peak[i] / math.sqrt(2)]) for i in range(40, 512, 40)]
     assert min(widths) > 26 and max(widths) < 40
     assert (0.108 * center[-1] + 24.7) > 500  # the ERB these filters were meant to have at the top
+
+
+def test_original_hand_written_backward_equals_autograd(original, notes):
+    target = notes[:2, :3000]
+    pred = (0.7 * torch.roll(target, 5, -1) + 0.01 * torch.randn_like(target)).requires_grad_()
+    original.reduction = "none"
+    ours = original(pred, target)
+    (grad,) = torch.autograd.grad(ours.sum(), pred)
+    features = original.features(pred).flatten(1).double()  # autograd through the plain ops, sums in float64
+    target_features = original.features(target).flatten(1).double()
+    ref = -(features * target_features).sum(1) / (features.norm(dim=1) * target_features.norm(dim=1))
+    (ref_grad,) = torch.autograd.grad(ref.sum(), pred)
+    original.reduction = "mean"
+    torch.testing.assert_close(ours.double(), ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(grad, ref_grad.float(), rtol=1e-3, atol=1e-4 * float(ref_grad.abs().max()))

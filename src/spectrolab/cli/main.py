@@ -20,6 +20,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "spectrolab.cli.train",
     "spectrolab.cli.codec",
     "spectrolab.cli.tagging",
+    "spectrolab.cli.experiment",
 )
 
 

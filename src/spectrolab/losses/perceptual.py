@@ -243,14 +243,14 @@ class OriginalPerceptualLoss(nn.Module):
             self._spectra = {key: LF.filter_spectra(self.filters, key[0])}
         return self._spectra[key]
 
-    def features(self, wave: torch.Tensor) -> torch.Tensor:
-        """(B, T) -> (B, 512, T + 513): A-weighted log(1 + 10 relu(filtered)).
-
-        ``log(1 + 10 x)`` is computed as written: this CPU build's ``log1p`` is 16x slower than ``log``.
-        """
+    def filtered(self, wave: torch.Tensor) -> torch.Tensor:
+        """The filterbank's output (B, 512, T + 513), stride 1, padding 512 (FFT correlation)."""
         spectra = self._filter_spectra(wave.shape[-1])
-        filtered = LF.fft_correlate(wave, self.filters, padding=self.taps, spectra=spectra)
-        return torch.log(1.0 + 10.0 * torch.relu(filtered)) * self.a_weights
+        return LF.fft_correlate(wave, self.filters, padding=self.taps, spectra=spectra)
+
+    def features(self, wave: torch.Tensor) -> torch.Tensor:
+        """(B, T) -> (B, 512, T + 513): A-weighted log(1 + 10 relu(filtered))."""
+        return torch.log(1.0 + 10.0 * torch.relu(self.filtered(wave))) * self.a_weights
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         check_same_shape(pred, target)
@@ -259,18 +259,17 @@ class OriginalPerceptualLoss(nn.Module):
     def fixed_target(self, target: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """``loss(., target)`` with the target's features computed once (for a fixed target)."""
         target = as_batch(target, name="target")
-        target_features = self.features(target).flatten(1).detach()
-        target_norm = torch.stack([torch.dot(t, t) for t in target_features]).sqrt()
+        with torch.no_grad():
+            target_features = self.features(target)
+            target_norm = torch.stack([torch.dot(t.flatten(), t.flatten()) for t in target_features]).sqrt()
 
         def loss(pred: torch.Tensor) -> torch.Tensor:
             pred = as_batch(pred, name="pred")
             check_same_shape(pred, target)
-            features = self.features(pred).flatten(1)
-            # BLAS dot products: 3x faster than (a * b).sum() here, and accurate where cosine_similarity
-            # gave cos(x, x) = 1.0003 over the ~4.5M features of an item.
-            dot = torch.stack([torch.dot(f, t) for f, t in zip(features, target_features, strict=True)])
-            norm = torch.stack([torch.dot(f, f) for f in features]).sqrt()
-            return _reduce(-dot / (norm * target_norm).clamp_min(1e-8), self.reduction)
+            similarity = LF.log_cosine(
+                self.filtered(pred), target=target_features, target_norm=target_norm, weights=self.a_weights
+            )
+            return _reduce(-similarity, self.reduction)
 
         return loss
 
