@@ -46,6 +46,8 @@ def _train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         learning_rate=args.lr,
         audio_weight=args.audio_weight,
+        perceptual_weight=args.perceptual_weight,
+        perceptual_preset=args.perceptual_preset,
         max_minutes=args.max_minutes,
         max_steps=args.max_steps,
         val_every=args.val_every,
@@ -87,6 +89,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--audio-weight", type=float, default=0.0, help="multi-resolution STFT loss weight")
+    p.add_argument("--perceptual-weight", type=float, default=0.0, help="perceptual (Bark-band) loss weight")
+    p.add_argument("--perceptual-preset", default="ours", help="perceptual loss: ours, ours_masking or original")
     p.add_argument("--max-minutes", type=float, default=70.0, help="wall-clock budget (resuming counts past time)")
     p.add_argument("--max-steps", type=int, default=-1)
     p.add_argument("--val-every", type=int, default=300, help="validate every this many steps")

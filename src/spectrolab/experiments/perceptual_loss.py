@@ -18,9 +18,10 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -109,7 +110,7 @@ class Generator(nn.Module):
             for i in range(layers)
         )
         for conv in self.convs:
-            nn.init.xavier_normal_(conv.weight)
+            nn.init.xavier_normal_(cast(nn.Conv1d, conv).weight)
 
     def forward(self, noise: torch.Tensor) -> torch.Tensor:
         x = noise
@@ -443,6 +444,6 @@ def write_outputs(
     return files
 
 
-def parse_names(text: str | None, default: Sequence[str]) -> tuple[str, ...]:
+def parse_names(text: str | None, default: Iterable[str]) -> tuple[str, ...]:
     """Comma-separated names, or ``default`` when ``text`` is empty."""
     return tuple(default) if not text else tuple(name.strip() for name in text.split(",") if name.strip())

@@ -265,7 +265,7 @@ class _LogCosine(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, filtered, target, target_norm, weights):  # type: ignore[override]
+    def forward(ctx, filtered, target, target_norm, weights):
         shifted = filtered.clamp_min(0.0).mul_(10.0).add_(1.0)  # 1 + 10 relu(x)
         features = torch.log(shifted).mul_(weights)
         dot = torch.stack([torch.dot(f.flatten(), t.flatten()) for f, t in zip(features, target, strict=True)])
@@ -275,7 +275,7 @@ class _LogCosine(torch.autograd.Function):
         return cosine
 
     @staticmethod
-    def backward(ctx, grad):  # type: ignore[override]
+    def backward(ctx, grad):
         shifted, features, target, target_norm, weights, norm, cosine = ctx.saved_tensors
         # d cos / d f = target / (|f| |target|) - cos f / |f|^2, then d f / d x = weights 10 / (1 + 10 x) for x > 0
         along_self = (grad * cosine / norm.square().clamp_min(1e-16))[:, None, None]

@@ -120,8 +120,13 @@ class PerceptualLoss(nn.Module):
     """Bark-band loss with threshold in quiet and optional masking: ``loss(pred, target)`` on waveforms (B, T).
 
     Differentiable, batched (``reduction="none"`` gives one value per item), any sample rate; filters,
-    thresholds and spreading are buffers. Options as :class:`PerceptualLossConfig`, keyword-only.
+    thresholds and spreading are buffers (not saved in state dicts: the config rebuilds them). Options as
+    :class:`PerceptualLossConfig`, keyword-only.
     """
+
+    weights: torch.Tensor
+    quiet: torch.Tensor
+    spreading: torch.Tensor
 
     def __init__(self, *, sample_rate: int, masking: bool = False, reduction: Reduction = "mean", **options: Any):
         super().__init__()
@@ -145,9 +150,9 @@ class PerceptualLoss(nn.Module):
         floor_db = LF.absolute_threshold_db(bank.center_hz) if config.absolute_threshold else np.zeros(len(bank.bark))
         quiet = 10.0 ** ((floor_db - config.full_scale_db) / 10.0)
         spread = LF.spreading_matrix(bank.bark, bark_step=bank.bark_step, offset_db=config.masking_offset_db)
-        self.register_buffer("weights", torch.from_numpy(bank.weights).float())
-        self.register_buffer("quiet", torch.from_numpy(quiet).float()[:, None])
-        self.register_buffer("spreading", torch.from_numpy(spread).float())
+        self.register_buffer("weights", torch.from_numpy(bank.weights).float(), persistent=False)
+        self.register_buffer("quiet", torch.from_numpy(quiet).float()[:, None], persistent=False)
+        self.register_buffer("spreading", torch.from_numpy(spread).float(), persistent=False)
 
     @property
     def n_bands(self) -> int:
@@ -227,14 +232,18 @@ class OriginalPerceptualLoss(nn.Module):
     - Half-wave rectified band signals keep the carrier, so the features are phase-sensitive.
     """
 
+    filters: torch.Tensor
+    a_weights: torch.Tensor
+
     def __init__(self, *, sample_rate: int, reduction: Reduction = "mean") -> None:
         super().__init__()
         _reduce(torch.zeros(1), reduction)
         basis, center = LF.original_filterbank(sample_rate=sample_rate)
         self.sample_rate, self.reduction, self.taps = sample_rate, reduction, basis.shape[1]
         self.center_hz = center
-        self.register_buffer("filters", torch.from_numpy(basis).float())
-        self.register_buffer("a_weights", torch.from_numpy(LF.original_a_weighting(center)).float()[:, None])
+        self.register_buffer("filters", torch.from_numpy(basis).float(), persistent=False)
+        a_weights = torch.from_numpy(LF.original_a_weighting(center)).float()[:, None]
+        self.register_buffer("a_weights", a_weights, persistent=False)
         self._spectra: dict[tuple[int, torch.device, torch.dtype], torch.Tensor] = {}
 
     def _filter_spectra(self, length: int) -> torch.Tensor:
@@ -282,7 +291,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 """Named losses for experiments and the codec trainer; ``original`` is :class:`OriginalPerceptualLoss`."""
 
 
-def perceptual_loss(preset: str, *, sample_rate: int, reduction: Reduction = "mean") -> nn.Module:
+def perceptual_loss(
+    preset: str, *, sample_rate: int, reduction: Reduction = "mean"
+) -> PerceptualLoss | OriginalPerceptualLoss:
     """The loss named ``preset`` (one of :data:`PRESETS`) at ``sample_rate``."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown perceptual loss preset '{preset}'; use one of {', '.join(PRESETS)}")
