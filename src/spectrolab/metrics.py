@@ -112,3 +112,28 @@ def level_difference_db(
     keep = loud & inside
     total = ((est - ref) * keep).sum(-1)
     return total / keep.sum(-1)
+
+
+def band_log_spectral_distance(
+    reference: torch.Tensor,
+    estimate: torch.Tensor,
+    *,
+    sample_rate: int,
+    low_hz: float,
+    high_hz: float,
+    n_fft: int = 1024,
+    hop_length: int = 256,
+    floor_db: float = 80.0,
+) -> torch.Tensor:
+    """:func:`log_spectral_distance` over the STFT bins with ``low_hz <= f < high_hz`` only.
+
+    The floor stays ``floor_db`` below the reference's peak over all bins, so bands compare on one scale.
+    """
+    ref, est = _magnitudes(reference, estimate, n_fft=n_fft, hop_length=hop_length)
+    ref_db = F.power_to_db(ref.pow(2), amin=1e-10)
+    est_db = F.power_to_db(est.pow(2), amin=1e-10)
+    floor = ref_db.flatten(-2).amax(-1)[..., None, None] - floor_db
+    freqs = torch.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    keep = (freqs >= low_hz) & (freqs < high_hz)
+    diff = (torch.maximum(ref_db, floor) - torch.maximum(est_db, floor))[..., keep, :]
+    return diff.pow(2).mean(-2).sqrt().mean(-1)

@@ -54,6 +54,8 @@ def _train(args: argparse.Namespace) -> int:
         lr_schedule=args.lr_schedule,
         audio_weight=args.audio_weight,
         if_weight=args.if_weight,
+        perceptual_weight=args.perceptual_weight,
+        perceptual_preset=args.perceptual_preset,
         max_minutes=args.max_minutes,
         max_steps=args.max_steps,
         val_every=args.val_every,
@@ -107,6 +109,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--if-weight", type=float, default=1.0, help="IF-channel loss weight (0 for codecs whose phase ignores it)"
     )
     p.add_argument("--audio-weight", type=float, default=0.0, help="multi-resolution STFT loss weight")
+    p.add_argument("--perceptual-weight", type=float, default=0.0, help="perceptual (Bark-band) loss weight")
+    p.add_argument("--perceptual-preset", default="ours", help="perceptual loss: ours, ours_masking or original")
     p.add_argument("--max-minutes", type=float, default=70.0, help="wall-clock budget (resuming counts past time)")
     p.add_argument("--max-steps", type=int, default=-1, help="step budget (-1: none, the time budget decides)")
     p.add_argument("--val-every", type=int, default=300, help="validate every this many steps")

@@ -30,6 +30,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "spectrolab.cli.tagging",
     "spectrolab.cli.energy",
     "spectrolab.cli.serve",
+    "spectrolab.cli.experiment",
 )
 
 

@@ -274,7 +274,8 @@ class Codec(nn.Module):
             return rep.inverse(spec, length=num_samples)
         config = rep.config
         magnitude = (rep.unwarp @ (spec[:, 0].exp() - config.log_eps)).clamp_min(0.0).sqrt()
-        phase = peak_locked_phase(magnitude, n_fft=config.n_fft, hop_length=config.hop_length)
+        # The phase follows the magnitude but carries no useful gradient (and its peak picking gives NaNs).
+        phase = peak_locked_phase(magnitude.detach(), n_fft=config.n_fft, hop_length=config.hop_length)
         linear = torch.polar(magnitude, phase)
         linear = torch.cat([linear, torch.zeros_like(linear[:, :1])], dim=1)
         window = rep.window

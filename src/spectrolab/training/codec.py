@@ -28,6 +28,7 @@ from spectrolab import metrics
 from spectrolab.codec.vqvae import Codec
 from spectrolab.data.nsynth import NSynthDataset
 from spectrolab.errors import ConfigError, DataError, OutputExistsError
+from spectrolab.losses import perceptual_loss
 from spectrolab.models import count_parameters, create_model, save_model_dir
 from spectrolab.training.callbacks import CodecMediaLogger
 from spectrolab.training.checkpoints import BestCheckpoint, check_resume
@@ -47,6 +48,7 @@ class CodecLosses:
     inst_freq: torch.Tensor
     commitment: torch.Tensor
     audio: torch.Tensor
+    perceptual: torch.Tensor
 
 
 def codec_losses(
@@ -56,12 +58,15 @@ def codec_losses(
     if_weight: float = 1.0,
     commitment_weight: float = 0.25,
     audio_weight: float = 0.1,
+    perceptual_weight: float = 0.0,
+    perceptual: torch.nn.Module | None = None,
 ) -> tuple[CodecLosses, list[Any]]:
     """Losses of ``codec`` on waveforms (B, T), and its quantiser outputs (bottom level first).
 
-    ``total = mse(log-mel) + if_weight * mse(IF) + commitment_weight * commitment + audio_weight * mrstft``,
-    the spectrogram terms on the normalised scale, the audio term between the decoded reconstruction and the
-    input audio.
+    ``total = mse(log-mel) + if_weight * mse(IF) + commitment_weight * commitment + audio_weight * mrstft
+    + perceptual_weight * perceptual(decoded, wave)``, the spectrogram terms on the normalised scale, the audio
+    terms between the decoded reconstruction and the input audio (``perceptual``: a
+    :func:`spectrolab.losses.perceptual_loss`, needed when ``perceptual_weight > 0``).
     """
     with torch.no_grad():
         target = codec.analyse(wave)
@@ -69,12 +74,18 @@ def codec_losses(
     log_mel = torch.nn.functional.mse_loss(out.reconstruction[:, :1], target[:, :1])
     inst_freq = torch.nn.functional.mse_loss(out.reconstruction[:, 1:], target[:, 1:])
     commitment = sum((q.commitment_loss for q in out.quantizers), torch.zeros(()))
-    audio = torch.zeros(())
-    if audio_weight > 0:
+    audio, heard = torch.zeros(()), torch.zeros(())
+    if perceptual_weight > 0 and perceptual is None:
+        raise ConfigError("perceptual_weight > 0 needs a perceptual loss module (spectrolab.losses.perceptual_loss)")
+    if audio_weight > 0 or perceptual_weight > 0:
         decoded = codec.synthesise(out.reconstruction, num_samples=wave.shape[-1])
-        audio = metrics.multi_resolution_stft_distance(wave, decoded).mean()
+        if audio_weight > 0:
+            audio = metrics.multi_resolution_stft_distance(wave, decoded).mean()
+        if perceptual is not None and perceptual_weight > 0:
+            heard = perceptual(decoded, wave)
     total = log_mel + if_weight * inst_freq + commitment_weight * commitment + audio_weight * audio
-    return CodecLosses(total, log_mel, inst_freq, commitment, audio), out.quantizers
+    total = total + perceptual_weight * heard
+    return CodecLosses(total, log_mel, inst_freq, commitment, audio, heard), out.quantizers
 
 
 class CodecModule(L.LightningModule):
@@ -91,6 +102,8 @@ class CodecModule(L.LightningModule):
         if_weight: float = 1.0,
         commitment_weight: float = 0.25,
         audio_weight: float = 0.1,
+        perceptual_weight: float = 0.0,
+        perceptual_preset: str = "ours",
     ) -> None:
         super().__init__()
         if lr_schedule not in LR_SCHEDULES:
@@ -103,9 +116,14 @@ class CodecModule(L.LightningModule):
             raise ConfigError(f"'{model_name}' is not a codec")
         self.model = model
         self.weights = {"if_weight": if_weight, "commitment_weight": commitment_weight, "audio_weight": audio_weight}
+        self.weights["perceptual_weight"] = perceptual_weight
+        # Built from its preset (buffers not saved): checkpoints stay loadable whatever the loss.
+        self.perceptual = (
+            perceptual_loss(perceptual_preset, sample_rate=model.sample_rate) if perceptual_weight else None
+        )
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> torch.Tensor:
-        losses, quantizers = codec_losses(self.model, batch, **self.weights)
+        losses, quantizers = codec_losses(self.model, batch, perceptual=self.perceptual, **self.weights)
         for item in fields(losses):
             self.log(f"train/{item.name}", getattr(losses, item.name), prog_bar=item.name == "total")
         for level, q in enumerate(quantizers):
@@ -242,6 +260,8 @@ class CodecTrainConfig:
     if_weight: float = 1.0
     commitment_weight: float = 0.25
     audio_weight: float = 0.0
+    perceptual_weight: float = 0.0
+    perceptual_preset: str = "ours"
     max_minutes: float | None = 70.0
     max_steps: int = -1
     val_every: int = 300
@@ -312,6 +332,8 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
         if_weight=config.if_weight,
         commitment_weight=config.commitment_weight,
         audio_weight=config.audio_weight,
+        perceptual_weight=config.perceptual_weight,
+        perceptual_preset=config.perceptual_preset,
     )
     codec = module.model
     train_waves, train_recipe = load_libraries(
