@@ -55,12 +55,16 @@ def main() -> None:
     parser.add_argument("--seen", nargs="+", required=True, help="datasets of the training libraries (test split)")
     parser.add_argument("--unseen", nargs="+", required=True, help="datasets of libraries no training used")
     parser.add_argument("--codec", nargs="+", type=Path, default=[DEFAULT_CODEC_DIR], help="codec directories")
+    parser.add_argument("--names", nargs="+", help="a name per codec for the table (default: the directories)")
     parser.add_argument("--notes", type=int, default=176, help="test notes per dataset, dealt over every pitch")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("results/codec_generalisation.md"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    codecs = {str(d): load_codec(d) for d in args.codec}
+    names = args.names or [str(d) for d in args.codec]
+    if len(names) != len(args.codec):
+        parser.error("give one --names entry per --codec directory")
+    codecs = {name: load_codec(d) for name, d in zip(names, args.codec, strict=True)}
     rate = next(iter(codecs.values())).sample_rate
     lines = [
         f"Round trips of {args.notes} test-split notes per dataset (every pitch; programs unseen in training). "
