@@ -288,11 +288,12 @@ def test_measure_call_repeats_until_min_seconds(powercap):
 
     def block():
         calls.append(1)
-        value = 900_000 + 10_000 * len(calls)  # 10 mJ per call on package 0
+        value = 950_000 + 10_000 * len(calls)  # 10 mJ per call on package 0, wrapping once within 8 calls
         set_uj(powercap["pkg0"], value % 1_000_000)
         return "done"
 
-    measured = measure_call(block, meter=meter, min_seconds=0.05, warmup=1)
+    # Without polling, a meter can only see one wrap between two readings: at most 8 calls keep it to one.
+    measured = measure_call(block, meter=meter, min_seconds=0.05, warmup=1, max_repeats=8)
     repeats = measured.energy.repeats
     assert measured.value == "done" and repeats >= 1 and len(calls) == repeats + 1
     assert measured.energy.joules_low == pytest.approx(0.01)
