@@ -33,6 +33,7 @@ from spectrolab.priors.api import load_prior
 
 NOTE_REGION = Region(start_s=0.5, stop_s=1.5, low_hz=200.0, high_hz=4000.0)
 LONG_REGION = Region(start_s=30.5, stop_s=31.5, low_hz=200.0, high_hz=4000.0)
+LABELS = ("4 s note", "60 s 44.1k stereo")
 
 
 def median_ms(fn: Callable[[], object], runs: int) -> tuple[float, list[object]]:
@@ -77,6 +78,7 @@ def main() -> None:
     parser.add_argument("--codec", help="codec directory (default: shipped)")
     parser.add_argument("--nb", default="nb", help="Naive Bayes prior (default: shipped)")
     parser.add_argument("--transformer", default="transformer", help="Transformer prior (default: shipped)")
+    parser.add_argument("--out", type=Path, default=Path("results/edit_latency.md"), help="markdown tables")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     codec = load_codec(args.codec)
@@ -99,21 +101,43 @@ def main() -> None:
                     args.runs,
                 )
                 rows.append((f"{name} edit, {label}", ms, stage_medians(results)))
-    print(f"one edit, file to file, median of {args.runs} runs, {args.threads} thread(s), {args.steps} steps")
-    for name, ms, _ in rows:
-        print(f"{name:40s} {ms:8.1f} ms   {ms / peer:5.2f} x the round trip")
+    text = markdown(rows, runs=args.runs, threads=args.threads, steps=args.steps, priors=list(priors))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+
+
+def markdown(
+    rows: list[tuple[str, float, dict[str, float] | None]], *, runs: int, threads: int, steps: int, priors: list[str]
+) -> str:
+    """The tables of ``results/edit_latency.md``: ms per edit against the round trip, then ms per stage."""
+    peer = rows[0][1]
+    lines = [
+        f"From `python benchmarks/bench_edit_latency.py` ({threads} thread(s), {steps} steps, median of {runs} runs; "
+        "on the shared 2-core machine, so upper bounds), ms per edit of a 1 s x 200-4000 Hz region, file to file:",
+        "",
+        "| edit | ms | x the codec round trip |",
+        "|---|---:|---:|",
+        *(f"| {name} | {ms:.1f} | {ms / peer:.2f} |" for name, ms, _ in rows),
+        "",
+    ]
     for name in priors:
-        short, long = (
-            next(ms for row, ms, _ in rows if row == f"{name} edit, {label}")
-            for label in ("4 s note", "60 s 44.1k stereo")
-        )
-        print(f"{name}: the 60 s 44.1 kHz stereo file costs {long / short:.2f} x the 4 s note")
-    print("\nmedian ms per stage")
+        short, long = (next(ms for row, ms, _ in rows if row == f"{name} edit, {label}") for label in LABELS)
+        lines.append(f"- {name}: the 60 s 44.1 kHz stereo file costs {long / short:.2f}x the 4 s note.")
     stages = next(s for *_, s in rows if s is not None)
-    print(f"{'':40s}" + "".join(f"{stage[:9]:>10s}" for stage in stages))
-    for name, _, per_stage in rows:
-        if per_stage is not None:
-            print(f"{name:40s}" + "".join(f"{per_stage.get(stage, 0.0):10.2f}" for stage in stages))
+    lines += [
+        "",
+        "Where the time goes (median ms; `EditResult.seconds` holds the same stages):",
+        "",
+        "| edit | " + " | ".join(stages) + " |",
+        "|---|" + "---:|" * len(stages),
+        *(
+            f"| {name} | " + " | ".join(f"{per_stage.get(stage, 0.0):.2f}" for stage in stages) + " |"
+            for name, _, per_stage in rows
+            if per_stage is not None
+        ),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

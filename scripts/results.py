@@ -21,6 +21,16 @@ SCRIPTS: dict[str, list[str]] = {
     "codec": ["scripts/codec_results.py"],
     "priors": ["scripts/prior_results.py"],
     "energy": ["scripts/energy_results.py"],
+    "edit_latency": ["benchmarks/bench_edit_latency.py"],
+    "codec_generalisation": [
+        "scripts/codec_generalisation.py",
+        "--seen",
+        "data/nsynth-FluidR3_GM",
+        "data/nsynth-TimGM6mb",
+        "data/nsynth-OPL-3_FM_128M",
+        "--unseen",
+        "data/nsynth-sf_GMbank",
+    ],
 }
 
 
