@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -249,17 +250,35 @@ def _format_of(path: Path) -> str:
     return fmt
 
 
-def encode_audio(frames: np.ndarray, *, sample_rate: int, fmt: str, subtype: str) -> bytes:
-    """(T, C) frames as the bytes of a ``fmt`` file, with no PEAK chunk (no timestamp) and Ogg streams with a
-    fixed serial number: the same data always gives the same bytes. Built in memory, which also spares
-    libsndfile's fsync on closing a file."""
-    buffer = _io.BytesIO()
-    with sf.SoundFile(buffer, "w", sample_rate, frames.shape[1], subtype=subtype, format=fmt) as handle:
+def _write_audio(target: BinaryIO, frames: np.ndarray, *, sample_rate: int, fmt: str, subtype: str) -> None:
+    """Write (T, C) frames as a ``fmt`` file to an open binary file: no PEAK chunk (no timestamp), so the same
+    data always gives the same bytes. Through a Python file object, libsndfile does not fsync on closing."""
+    with sf.SoundFile(target, "w", sample_rate, frames.shape[1], subtype=subtype, format=fmt) as handle:
         if fmt == "WAV":
             sf._snd.sf_command(handle._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
         handle.write(frames)
+
+
+def encode_audio(frames: np.ndarray, *, sample_rate: int, fmt: str, subtype: str) -> bytes:
+    """(T, C) frames as the bytes of a ``fmt`` file, the same for the same data (see :func:`write_audio_file`)."""
+    buffer = _io.BytesIO()
+    _write_audio(buffer, frames, sample_rate=sample_rate, fmt=fmt, subtype=subtype)
     data = buffer.getvalue()
     return fix_ogg_serial(data) if fmt == "OGG" else data
+
+
+def write_audio_file(
+    path: str | os.PathLike[str], frames: np.ndarray, *, sample_rate: int, fmt: str, subtype: str, force: bool = False
+) -> Path:
+    """Write (T, C) frames atomically to ``path``, byte-identical for the same data: no PEAK chunk in WAVs, a
+    fixed serial number in Ogg streams (:func:`fix_ogg_serial`)."""
+    if fmt == "OGG":
+        return atomic_write_bytes(
+            path, encode_audio(frames, sample_rate=sample_rate, fmt=fmt, subtype=subtype), force=force
+        )
+    with atomic_path(path, force=force) as tmp, open(tmp, "wb") as target:
+        _write_audio(target, frames, sample_rate=sample_rate, fmt=fmt, subtype=subtype)
+    return Path(path)
 
 
 def write_native(
@@ -270,9 +289,7 @@ def write_native(
     path = Path(path)
     fmt = _format_of(path)
     chosen = output_subtype(audio, path, subtype)
-    atomic_write_bytes(
-        path, encode_audio(audio.samples, sample_rate=audio.sample_rate, fmt=fmt, subtype=chosen), force=force
-    )
+    write_audio_file(path, audio.samples, sample_rate=audio.sample_rate, fmt=fmt, subtype=chosen, force=force)
     return path
 
 
@@ -342,5 +359,5 @@ def save(
     if subtype is None and fmt == "WAV":
         subtype = "FLOAT" if np.abs(data).max() > 1.0 else "PCM_16"
     chosen = subtype or sf.default_subtype(fmt)
-    atomic_write_bytes(path, encode_audio(data.T, sample_rate=sample_rate, fmt=fmt, subtype=chosen), force=force)
+    write_audio_file(path, data.T, sample_rate=sample_rate, fmt=fmt, subtype=chosen, force=force)
     return path
