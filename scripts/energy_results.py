@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from spectrolab.audio import io
+from spectrolab.audio.io import atomic_write_bytes
 from spectrolab.cli.main import main as cli
 from spectrolab.codec import DEFAULT_CODEC_DIR
 from spectrolab.energy import EnergyResult, carbon_intensity, create_meter, estimate_joules, measure_call
@@ -28,6 +29,7 @@ from spectrolab.energy.records import Measurement, read_measurement, write_measu
 from spectrolab.energy.result import JOULES_PER_KWH
 from spectrolab.priors.api import ASSETS
 from spectrolab.training.codec import CodecModule, crop_samples
+from spectrolab.training.energy import energy_entry
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = Path("src/spectrolab/assets/example_note.wav")  # relative to ROOT, the working folder
@@ -123,8 +125,21 @@ def shipped_training(out: Path) -> dict[str, Measurement]:
         record = Measurement(f"shipped {name} training", afterwards(seconds, threads), unit="run",
                              category="training", command=COMMAND)  # fmt: skip
         write_measurement(out / f"shipped_{name}.json", record, force=True)
+        record_in_config(ASSETS / name, record.energy)
         found[name] = record
     return found
+
+
+def record_in_config(model_dir: Path, energy: EnergyResult) -> None:
+    """Put the after-the-fact estimate into the shipped model's config as its ``training_energy`` (labelled
+    so), unless a recorder measured the training itself. The weights, and so their hash, are untouched."""
+    path = model_dir / "config.json"
+    config = json.loads(path.read_text())
+    present = config["metadata"].get("training_energy")
+    if present and not present.get("estimated_afterwards"):
+        return
+    config["metadata"]["training_energy"] = {**energy_entry(energy), "estimated_afterwards": True, "by": COMMAND}
+    atomic_write_bytes(path, (json.dumps(config, indent=2, sort_keys=True) + "\n").encode(), force=True)
 
 
 def kwh(joules: float) -> str:
@@ -196,10 +211,14 @@ def main() -> None:
     parser.add_argument("--out", default="results/energy", help="folder of measurement JSON files")
     parser.add_argument("--song-seconds", type=float, default=30.0, help="length of the tagged track")
     parser.add_argument("--batch-size", type=int, default=8, help="codec training batch (the shipped recipe's)")
+    parser.add_argument("--shipped-only", action="store_true", help="only the shipped models' training estimates")
     args = parser.parse_args()
     os.chdir(ROOT)
     torch.set_num_threads(1)
     out = Path(args.out)
+    if args.shipped_only:
+        shipped_training(out)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         edits = measure_cli_edits(out, Path(tmp))
         song = measure_cli_tagging(out, Path(tmp), args.song_seconds)

@@ -473,3 +473,13 @@ def test_combined_meter_starts_and_stops_its_parts(powercap):
         assert rapl._poller is not None  # RAPL polls in the background inside a combined meter too
     assert rapl._poller is None and combined.result is not None
     assert combined.result.method == "measured (RAPL package+DRAM) + measured (NVML GPU 0)"
+
+
+def test_every_shipped_model_config_carries_its_training_energy():
+    from spectrolab.paths import ASSETS
+
+    for name in ("codec_default", "codec_notono", "prior_nb", "prior_transformer", "tagger_default"):
+        entry = json.loads((ASSETS / name / "config.json").read_text())["metadata"]["training_energy"]
+        low, high = entry["joules"]
+        assert 0 < low <= high and "estimated" in entry["method"], name
+        assert entry["co2e_grams"][0] <= entry["co2e_grams"][1] and entry["carbon_intensity"]["year"], name
