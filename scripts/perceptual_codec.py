@@ -2,7 +2,8 @@
 vs the default plus ``--perceptual-weight``, then prints their rate-distortion on held-out programs.
 
 Both runs use ``spectrolab train codec`` settings otherwise identical (seed, data, batch, budget, threads), one
-after the other so neither steals the other's CPU. The bitrate is the preset's (the loss does not change the
+after the other so neither steals the other's CPU, or side by side with ``--jobs 2`` (then give a step budget,
+``--minutes 0 --steps N``, which contention cannot bias). The bitrate is the preset's (the loss does not change the
 grid); the distortions are those of ``results/codec.md`` plus the band log-spectral distances of the
 perceptual-loss experiment and the perceptual loss itself, all on decoded audio against the input.
 
@@ -13,6 +14,8 @@ perceptual-loss experiment and the perceptual loss itself, all on decoded audio 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
@@ -59,7 +62,8 @@ def evaluate(model_dir: Path, waves: torch.Tensor, *, preset: str) -> dict[str, 
 def markdown(results: dict[str, dict[str, float]], *, args: argparse.Namespace, steps: dict[str, int]) -> str:
     keys = ["bitrate", "sc", "lsd", "mel_lsd", "mrstft", *BANDS, "perceptual"]
     lines = [
-        f"Codec `{args.codec_preset}` trained twice for {args.minutes:g} min on {args.threads} thread(s) (seed "
+        f"Codec `{args.codec_preset}` trained twice for "
+        f"{f'{args.minutes:g} min' if args.minutes else f'{args.steps} steps'} on {args.threads} thread(s) (seed "
         f"{args.seed}, data {args.data}); scored on {args.notes} test notes of unseen programs. Lower is better.",
         "",
         "| losses | steps | " + " | ".join(keys) + " |",
@@ -83,12 +87,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--results", help="also write the table to this markdown file")
+    parser.add_argument("--jobs", type=int, default=1, choices=(1, 2), help="train the two runs side by side")
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args()
     runs = {"default": 0.0, f"default + {args.weight:g} x perceptual ({args.preset})": args.weight}
-    results, steps = {}, {}
-    for (name, weight), folder in zip(runs.items(), ("default", "perceptual"), strict=True):
-        config = CodecTrainConfig(
+    configs = {
+        name: CodecTrainConfig(
             data=args.data,
             out=str(Path(args.out) / folder),
             preset=args.codec_preset,
@@ -100,12 +104,17 @@ def main() -> None:
             seed=args.seed,
             force=args.force,
         )
-        trained = train_codec(config)
-        steps[name] = trained.steps
-        print(f"{name}: {trained.steps} steps in {trained.seconds / 60:.1f} min", flush=True)
-        codec = load_codec(trained.model_dir)
+        for (name, weight), folder in zip(runs.items(), ("default", "perceptual"), strict=True)
+    }
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        trained = dict(zip(configs, pool.map(train_codec, configs.values()), strict=True))
+    results, steps = {}, {}
+    for name, run in trained.items():
+        steps[name] = run.steps
+        print(f"{name}: {run.steps} steps in {run.seconds / 60:.1f} min", flush=True)
+        codec = load_codec(run.model_dir)
         waves, _ = load_notes(args.data, "test", count=args.notes, sample_rate=codec.sample_rate, seed=args.seed)
-        results[name] = evaluate(trained.model_dir, waves, preset=args.preset)
+        results[name] = evaluate(run.model_dir, waves, preset=args.preset)
     table = markdown(results, args=args, steps=steps)
     print(table)
     if args.results:
