@@ -337,11 +337,14 @@ class Codec(nn.Module):
                 f"{num_samples / self.sample_rate:.3f} s of audio is shorter than one time cell of this codec "
                 f"({self.min_samples / self.sample_rate:g} s); nothing to encode"
             )
-        hop = self.representation.config.hop_length
-        codes = [q.codes for q in self.quantize(self.analyse(wave))]
+        return self.code_grids([q.codes for q in self.quantize(self.analyse(wave))], num_samples=num_samples)
+
+    def code_grids(self, codes: Sequence[torch.Tensor], *, num_samples: int) -> CodeGrids:
+        """:class:`CodeGrids` of this codec holding ``codes`` (one (B, H, W) tensor per level, bottom first) of
+        audio of ``num_samples`` samples (a window of a sound, or all of it)."""
         levels = tuple(
-            CodeGrid(c, k, t * hop / self.sample_rate, self.row_edges_hz(c.shape[1]))
-            for c, k, (_, t) in zip(codes, self.codebook_sizes, self.level_strides(), strict=True)
+            CodeGrid(c, k, self.seconds_per_cell(level), self.row_edges_hz(c.shape[1]))
+            for level, (c, k) in enumerate(zip(codes, self.codebook_sizes, strict=True))
         )
         return CodeGrids(
             levels=levels,

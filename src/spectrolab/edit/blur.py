@@ -63,28 +63,9 @@ def cells_of(grids: CodeGrids, region: Region | CellRegion, *, level: int = 0) -
     )
 
 
-def resample_cells(
-    codes: torch.Tensor,
-    cells: CellRegion,
-    *,
-    prior: Prior,
-    temperature: float = 1.0,
-    steps: int = 8,
-    seed: int = 0,
-    conditioning: Conditioning | None = None,
-) -> torch.Tensor:
-    """Codes (B, H, W) with the rectangle ``cells`` redrawn by ``prior`` given all other cells (seeded)."""
-    if codes.dim() != 3:
-        raise ConfigError(f"codes must be (B, H, W), got shape {tuple(codes.shape)}")
-    region = cells.mask(codes.shape[1], codes.shape[2]).to(codes.device)
-    generator = torch.Generator(device=codes.device).manual_seed(seed)
-    return prior.sample(
-        codes, region, temperature=temperature, steps=steps, generator=generator, conditioning=conditioning
-    )
-
-
-def check_prior(prior: Prior, grids: CodeGrids, level: int) -> None:
-    """Raise :class:`ModelError` unless ``prior`` models grids of this level's height and codebook."""
+def check_prior(prior: Prior, grids: CodeGrids, level: int, *, allow_codec_mismatch: bool = False) -> None:
+    """Raise :class:`ModelError` unless ``prior`` models grids of this level's height and codebook and was fitted
+    on the codes of the codec that made ``grids`` (with ``allow_codec_mismatch``, a warning instead)."""
     size = grids.levels[level].codebook_size
     height = grids.levels[level].shape[0]
     prior_height = getattr(prior, "height", height)
@@ -93,6 +74,7 @@ def check_prior(prior: Prior, grids: CodeGrids, level: int) -> None:
             f"the prior models {prior_height}-row grids of {prior.codebook_size} codes but level {level} of these "
             f"codes has {height} rows of {size} codes; use a prior fitted on this codec's codes"
         )
+    check_prior_codec(prior, grids, allow_mismatch=allow_codec_mismatch)
 
 
 @dataclass(frozen=True)
@@ -108,6 +90,28 @@ class BlurOptions:
     allow_codec_mismatch: bool = False
 
 
+DEFAULT_OPTIONS = BlurOptions()
+
+
+def resample_cells(
+    codes: torch.Tensor, cells: CellRegion, *, prior: Prior, options: BlurOptions = DEFAULT_OPTIONS
+) -> torch.Tensor:
+    """Codes (B, H, W) with the rectangle ``cells`` redrawn by ``prior`` given all other cells, with the
+    temperature, steps, seed and target labels of ``options`` (same seed, same codes)."""
+    if codes.dim() != 3:
+        raise ConfigError(f"codes must be (B, H, W), got shape {tuple(codes.shape)}")
+    region = cells.mask(codes.shape[1], codes.shape[2]).to(codes.device)
+    generator = torch.Generator(device=codes.device).manual_seed(options.seed)
+    return prior.sample(
+        codes,
+        region,
+        temperature=options.temperature,
+        steps=options.steps,
+        generator=generator,
+        conditioning=options.conditioning,
+    )
+
+
 def blur(
     wave: torch.Tensor,
     *,
@@ -121,17 +125,8 @@ def blur(
     with torch.inference_mode():
         original = codec.encode(wave)
         cells = cells_of(original, region, level=level)
-        check_prior(prior, original, level)
-        check_prior_codec(prior, original, allow_mismatch=options.allow_codec_mismatch)
-        codes = resample_cells(
-            original.grids[level],
-            cells,
-            prior=prior,
-            temperature=options.temperature,
-            steps=options.steps,
-            seed=options.seed,
-            conditioning=options.conditioning,
-        )
+        check_prior(prior, original, level, allow_codec_mismatch=options.allow_codec_mismatch)
+        codes = resample_cells(original.grids[level], cells, prior=prior, options=options)
         edited = original.with_level(level, codes)
         out = codec.decode(edited)
     grid = original.levels[level]

@@ -30,12 +30,11 @@ import soxr
 import torch
 
 from spectrolab.audio import io
-from spectrolab.codec import Codec, CodeGrid, CodeGrids
+from spectrolab.codec import Codec, CodeGrids
 from spectrolab.edit.blur import BlurOptions, check_prior, resample_cells
 from spectrolab.edit.composite import Feather, MaskSupport, composite, composite_span, mask_support
 from spectrolab.edit.region import CellRegion, Region, cells_to_region, region_to_cells
 from spectrolab.errors import ConfigError
-from spectrolab.priors.api import check_prior_codec
 from spectrolab.priors.base import Prior
 
 DEFAULT_OPTIONS = BlurOptions()
@@ -270,27 +269,20 @@ def edit_audio(
             spec = codec.analyse(torch.from_numpy(wave).float()[None])
         with watch("encode"):
             codes = [q.codes for q in codec.quantize(spec)]
-        original = _grids(codec, codes, num_samples=encode_stop - encode_start)
-        check_prior(prior, original, level)
-        check_prior_codec(prior, original, allow_mismatch=options.allow_codec_mismatch)
+        original = codec.code_grids(codes, num_samples=encode_stop - encode_start)
+        check_prior(prior, original, level, allow_codec_mismatch=options.allow_codec_mismatch)
         local = replace(
             cells, col_start=cells.col_start - windows.encode[0], col_stop=cells.col_stop - windows.encode[0]
         )
         with watch("sample"):
-            edited_codes = resample_cells(
-                original.grids[level],
-                local,
-                prior=prior,
-                temperature=options.temperature,
-                steps=options.steps,
-                seed=options.seed,
-                conditioning=options.conditioning,
-            )
+            edited_codes = resample_cells(original.grids[level], local, prior=prior, options=options)
         edited = original.with_level(level, edited_codes)
         decode_start, decode_stop = _decode_span(windows, cell=cell, width=width, num_samples=num_samples, codec=codec)
         first = windows.decode[0] - windows.encode[0]
         last = first + (windows.decode[1] - windows.decode[0])
-        window_codes = _grids(codec, [g[..., first:last] for g in edited.grids], num_samples=decode_stop - decode_start)
+        window_codes = codec.code_grids(
+            [g[..., first:last] for g in edited.grids], num_samples=decode_stop - decode_start
+        )
         with watch("decode"):
             decoded_spec = codec.decode_spec(window_codes)
         with watch("inverse"):
@@ -337,21 +329,6 @@ def _decode_span(windows: EditWindows, *, cell: int, width: int, num_samples: in
     if windows.decode[1] == width:
         return start, num_samples
     return start, windows.decode[1] * cell - codec.representation.config.hop_length
-
-
-def _grids(codec: Codec, codes: list[torch.Tensor], *, num_samples: int) -> CodeGrids:
-    """CodeGrids of a window of ``num_samples`` samples holding ``codes`` (one tensor per level)."""
-    levels = tuple(
-        CodeGrid(c, k, codec.seconds_per_cell(i), codec.row_edges_hz(c.shape[1]))
-        for i, (c, k) in enumerate(zip(codes, codec.codebook_sizes, strict=True))
-    )
-    return CodeGrids(
-        levels=levels,
-        sample_rate=codec.sample_rate,
-        num_samples=num_samples,
-        codec=codec.name,
-        codec_sha256=codec.weights_sha256,
-    )
 
 
 def edit_file(
