@@ -254,13 +254,11 @@ def edit_audio(
         if resynthesize
         else edit_windows(cells, width=width, codec=codec, prior=prior, feather=feather)
     )
-    cell = codec.level_strides()[level][1] * codec.representation.config.hop_length
+    hop = codec.representation.config.hop_length
+    cell = codec.level_strides()[level][1] * hop
     mono = _reader(lambda a, b: audio.to_float(a, b).mean(0), audio.frames)
     with torch.inference_mode():
-        encode_start = windows.encode[0] * cell
-        encode_stop = min(windows.encode[1] * cell - codec.representation.config.hop_length, num_samples)
-        if windows.encode[1] == width:
-            encode_stop = num_samples
+        encode_start, encode_stop = _column_span(windows.encode, cell=cell, hop=hop, width=width, length=num_samples)
         with watch("resample"):
             wave = resample_span(
                 mono, orig_sample_rate=rate, sample_rate=codec_rate, start=encode_start, stop=encode_stop
@@ -277,7 +275,7 @@ def edit_audio(
         with watch("sample"):
             edited_codes = resample_cells(original.grids[level], local, prior=prior, options=options)
         edited = original.with_level(level, edited_codes)
-        decode_start, decode_stop = _decode_span(windows, cell=cell, width=width, num_samples=num_samples, codec=codec)
+        decode_start, decode_stop = _column_span(windows.decode, cell=cell, hop=hop, width=width, length=num_samples)
         first = windows.decode[0] - windows.encode[0]
         last = first + (windows.decode[1] - windows.decode[0])
         window_codes = codec.code_grids(
@@ -322,13 +320,11 @@ def edit_audio(
     )  # fmt: skip
 
 
-def _decode_span(windows: EditWindows, *, cell: int, width: int, num_samples: int, codec: Codec) -> tuple[int, int]:
-    """Samples (at the codec's rate) that decoding the ``windows.decode`` columns gives: whole cells, or up to
-    the end of the sound for the last column."""
-    start = windows.decode[0] * cell
-    if windows.decode[1] == width:
-        return start, num_samples
-    return start, windows.decode[1] * cell - codec.representation.config.hop_length
+def _column_span(columns: tuple[int, int], *, cell: int, hop: int, width: int, length: int) -> tuple[int, int]:
+    """Samples (at the codec's rate) whose analysis gives exactly the grid ``columns`` [start, stop): whole cells
+    less one hop (so that the frames fill the cells), or up to the sound's ``length`` for its last column."""
+    stop = length if columns[1] == width else min(columns[1] * cell - hop, length)
+    return columns[0] * cell, stop
 
 
 def edit_file(
