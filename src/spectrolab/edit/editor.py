@@ -31,13 +31,12 @@ import torch
 
 from spectrolab.audio import io
 from spectrolab.codec import Codec, CodeGrids
-from spectrolab.edit.blur import BlurOptions, check_prior, resample_cells
+from spectrolab.edit.blur import DEFAULT_OPTIONS, BlurOptions, check_prior, resample_cells
 from spectrolab.edit.composite import Feather, MaskSupport, composite, composite_span, mask_support
 from spectrolab.edit.region import CellRegion, Region, cells_to_region, region_to_cells
 from spectrolab.errors import ConfigError
 from spectrolab.priors.base import Prior
 
-DEFAULT_OPTIONS = BlurOptions()
 DEFAULT_FEATHER = Feather()
 # Resampling reads this much more audio either side of a span (soxr's HQ filter is far shorter).
 _RESAMPLE_PAD_S = 0.02
