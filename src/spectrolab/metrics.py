@@ -30,11 +30,17 @@ def spectral_convergence(
     return _convergence(*_magnitudes(reference, estimate, n_fft=n_fft, hop_length=hop_length))
 
 
-def _lsd(ref_power: torch.Tensor, est_power: torch.Tensor, *, floor_db: float) -> torch.Tensor:
+def _lsd(
+    ref_power: torch.Tensor, est_power: torch.Tensor, *, floor_db: float, bins: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean over frames of the RMS over bins (those of ``bins``, default all) of the dB error, both floored
+    ``floor_db`` below the reference's peak over all bins."""
     ref_db = F.power_to_db(ref_power, amin=1e-10)
     est_db = F.power_to_db(est_power, amin=1e-10)
     floor = ref_db.flatten(-2).amax(-1)[..., None, None] - floor_db
     diff = torch.maximum(ref_db, floor) - torch.maximum(est_db, floor)
+    if bins is not None:
+        diff = diff[..., bins, :]
     return diff.pow(2).mean(-2).sqrt().mean(-1)
 
 
@@ -130,10 +136,5 @@ def band_log_spectral_distance(
     The floor stays ``floor_db`` below the reference's peak over all bins, so bands compare on one scale.
     """
     ref, est = _magnitudes(reference, estimate, n_fft=n_fft, hop_length=hop_length)
-    ref_db = F.power_to_db(ref.pow(2), amin=1e-10)
-    est_db = F.power_to_db(est.pow(2), amin=1e-10)
-    floor = ref_db.flatten(-2).amax(-1)[..., None, None] - floor_db
     freqs = torch.fft.rfftfreq(n_fft, 1.0 / sample_rate)
-    keep = (freqs >= low_hz) & (freqs < high_hz)
-    diff = (torch.maximum(ref_db, floor) - torch.maximum(est_db, floor))[..., keep, :]
-    return diff.pow(2).mean(-2).sqrt().mean(-1)
+    return _lsd(ref.pow(2), est.pow(2), floor_db=floor_db, bins=(freqs >= low_hz) & (freqs < high_hz))
