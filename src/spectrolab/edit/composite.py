@@ -103,20 +103,15 @@ def mask_support(region: Region, *, feather: Feather, band_limit_hz: float, nyqu
 
 @dataclass(frozen=True)
 class Composite:
-    """The original with the edit pasted in, over the recomputed samples.
+    """The original with the edit pasted in, over the samples given to :func:`composite`.
 
     Attributes:
-        wave: (C, stop - start) float64, full scale 1: samples ``[start, stop)`` of the result.
-        start, stop: the samples that were recomputed.
-        support: the mask's extent in seconds and Hz.
+        wave: (C, S) float64, full scale 1: the given samples of the result.
         edit_gain: the gain given to the pasted edit to keep the result within ``limit`` (1.0: none needed).
         clamped: samples still beyond ``limit`` at no edit at all (the original's own), set to the limit.
     """
 
     wave: np.ndarray
-    start: int
-    stop: int
-    support: MaskSupport
     edit_gain: float = 1.0
     clamped: int = 0
 
@@ -166,7 +161,6 @@ def composite(
         raise ConfigError(f"the edit has {edit.shape[-1]} samples but the original segment {original.shape[-1]}")
     n_fft = stft_size(sample_rate)
     hop = n_fft // 4
-    support = mask_support(region, feather=feather, band_limit_hz=band_limit_hz, nyquist=sample_rate / 2)
     window = torch.hann_window(n_fft)
     segment = torch.from_numpy(np.ascontiguousarray(original, dtype=np.float32))
     spec = _stft(segment, n_fft, window)  # (C, F, N)
@@ -189,7 +183,7 @@ def composite(
         result = kept + gain * added
         clamped = int((np.abs(result) > limit).sum())
         result = np.clip(result, -limit, limit)
-    return Composite(result, start, start + segment.shape[-1], support, gain, clamped)
+    return Composite(result, gain, clamped)
 
 
 def limiting_gain(kept: np.ndarray, added: np.ndarray, *, limit: float) -> float:
