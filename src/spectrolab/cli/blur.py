@@ -13,7 +13,6 @@ from spectrolab.errors import ConfigError
 
 if TYPE_CHECKING:
     from spectrolab.edit.region import CellRegion, Region
-    from spectrolab.priors.base import Conditioning
 
 
 def region_from_args(args: argparse.Namespace, *, duration: float, nyquist: float) -> Region:
@@ -38,18 +37,6 @@ def cells_from_args(args: argparse.Namespace, *, height: int, width: int) -> Cel
     return CellRegion(int(rows[0]), int(rows[1]), int(cols[0]), int(cols[1])).check_fits(height, width)
 
 
-def _conditioning(args: argparse.Namespace) -> Conditioning | None:
-    import torch
-
-    from spectrolab.priors.base import Conditioning
-
-    if args.pitch is None and args.family is None:
-        return None
-    pitch = None if args.pitch is None else torch.tensor([args.pitch])
-    family = None if args.family is None else torch.tensor([NSYNTH_FAMILIES.index(args.family)])
-    return Conditioning(pitch=pitch, family=family)
-
-
 def _run(args: argparse.Namespace) -> int:
     from spectrolab.audio import io
     from spectrolab.codec import load_codec
@@ -58,6 +45,7 @@ def _run(args: argparse.Namespace) -> int:
     from spectrolab.edit.plot import plot_edit
     from spectrolab.plot import figure_format
     from spectrolab.priors.api import load_prior
+    from spectrolab.priors.base import Conditioning
 
     started = time.perf_counter()
     for path in (args.output, args.plot):
@@ -79,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         steps=args.steps,
         seed=args.seed,
-        conditioning=_conditioning(args),
+        conditioning=Conditioning.from_names(args.pitch, args.family),
         allow_codec_mismatch=args.allow_codec_mismatch,
     )
     result = run_measured(  # repeated calls (--energy) overwrite the output they wrote themselves

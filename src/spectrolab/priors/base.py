@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+from spectrolab.data.nsynth_format import NSYNTH_FAMILIES
 from spectrolab.errors import ConfigError
 
 NUM_PITCHES = 128
@@ -34,6 +35,19 @@ class Conditioning:
 
     pitch: torch.Tensor | None = None
     family: torch.Tensor | None = None
+
+    @classmethod
+    def from_names(cls, pitch: int | None, family: str | None) -> Conditioning | None:
+        """Labels of one grid from a MIDI pitch and an NSynth family name (either may be absent; ``None`` if
+        both are); an unknown family raises :class:`ConfigError`."""
+        if pitch is None and family is None:
+            return None
+        if family is not None and family not in NSYNTH_FAMILIES:
+            raise ConfigError(f"family '{family}' is not one of {', '.join(NSYNTH_FAMILIES)}")
+        return cls(
+            pitch=None if pitch is None else torch.tensor([pitch]),
+            family=None if family is None else torch.tensor([NSYNTH_FAMILIES.index(family)]),
+        )
 
     def labels(self, batch: int, *, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """(pitch, family), each (B,) int64 with -1 where unknown, validated."""

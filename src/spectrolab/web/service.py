@@ -21,7 +21,6 @@ import torch
 
 from spectrolab.audio import io
 from spectrolab.codec import Codec, CodeGrids, load_codec
-from spectrolab.data.nsynth import NSYNTH_FAMILIES
 from spectrolab.edit.blur import BlurOptions
 from spectrolab.edit.editor import EditResult, Stopwatch, edit_audio
 from spectrolab.edit.region import CellRegion, Region
@@ -139,18 +138,6 @@ def grid_view(grids: CodeGrids, level: int) -> GridView:
     rows, cols = grid.shape
     codes = grid.codes[0].tolist()
     return GridView(level, rows, cols, grid.seconds_per_cell, grid.row_edges_hz, grid.codebook_size, codes)
-
-
-def conditioning(pitch: int | None, family: str | None) -> Conditioning | None:
-    """The prior's target labels from a MIDI pitch and an NSynth family name (either may be absent)."""
-    if pitch is None and family is None:
-        return None
-    if family is not None and family not in NSYNTH_FAMILIES:
-        raise ConfigError(f"family '{family}' is not one of {', '.join(NSYNTH_FAMILIES)}")
-    return Conditioning(
-        pitch=None if pitch is None else torch.tensor([pitch]),
-        family=None if family is None else torch.tensor([NSYNTH_FAMILIES.index(family)]),
-    )
 
 
 def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
@@ -294,7 +281,11 @@ class EditorService:
         with refusals(sound.path):
             cells = CellRegion(row_start, row_stop, col_start, col_stop)
             options = BlurOptions(
-                level=level, temperature=temperature, steps=steps, seed=seed, conditioning=conditioning(pitch, family)
+                level=level,
+                temperature=temperature,
+                steps=steps,
+                seed=seed,
+                conditioning=Conditioning.from_names(pitch, family),
             )
         return await self._off_loop(
             lambda: self.edit_sync(sound, cells=cells, prior=prior, options=options, queued=queued),
