@@ -40,6 +40,9 @@ def peak_frequencies(magnitude: torch.Tensor) -> torch.Tensor:
 
 def peak_locked_phase(magnitude: torch.Tensor, *, n_fft: int, hop_length: int) -> torch.Tensor:
     """Phase (..., F, N) for STFT magnitudes (..., F, N) of bins 0..F-1 of an ``n_fft``-point centred STFT."""
-    advance = 2 * math.pi * hop_length / n_fft * peak_frequencies(magnitude)
-    start = math.pi * torch.arange(magnitude.shape[-2], device=magnitude.device, dtype=magnitude.dtype)
+    advance = torch.remainder(2 * math.pi * hop_length / n_fft * peak_frequencies(magnitude), 2 * math.pi)
+    bins = torch.arange(magnitude.shape[-2], device=magnitude.device)
+    start = math.pi * (bins % 2).to(magnitude.dtype)
+    # Advances and starts taken modulo 2 pi: the same phases, kept small (float32 keeps them precise, and the
+    # cosines of small arguments are several times faster than those of ~1e5 radians).
     return torch.cumsum(advance, dim=-1) - advance[..., :1] + start[:, None]

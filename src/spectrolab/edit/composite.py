@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from spectrolab.audio import functional as F
 from spectrolab.edit.region import Region
 from spectrolab.errors import ConfigError
 
@@ -172,7 +173,7 @@ def composite(
     pasted = channel_gains(spec, mask)[..., None] * edit_spec
 
     def istft(x: torch.Tensor) -> np.ndarray:
-        return torch.istft(x, n_fft, hop_length=hop, window=window, length=segment.shape[-1]).double().numpy()
+        return F.istft(x, n_fft=n_fft, hop_length=hop, window=window, length=segment.shape[-1]).double().numpy()
 
     result = np.asarray(original, dtype=np.float64) + istft(mask * (pasted - spec))
     gain, clamped = 1.0, 0
@@ -204,8 +205,11 @@ def channel_gains(spec: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         spec: (C, F, N) STFT of the channels.
         mask: (F, N) weights of the region.
     """
+    if spec.shape[0] == 1:
+        return torch.ones(spec.shape[:2], dtype=spec.real.dtype, device=spec.device)
     weights = mask.square()
-    power = (torch.view_as_real(spec).square().sum(-1) * weights).sum(-1)
-    mono = (torch.view_as_real(spec.mean(0)).square().sum(-1) * weights).sum(-1)
+    power = ((spec.real.square() + spec.imag.square()) * weights).sum(-1)
+    mix = spec.mean(0)
+    mono = ((mix.real.square() + mix.imag.square()) * weights).sum(-1)
     floor = 1e-9 * float(mono.max()) + 1e-30
     return ((power + floor) / (mono + floor)).sqrt().clamp_max(float(spec.shape[0]))
