@@ -321,7 +321,7 @@ def test_bfloat16_inference_is_close_to_float32_and_training_stays_float32(notes
         assert codec.uses_bfloat16
         codes = codec.quantize(spec)[0].codes
         decoded16 = codec.decode(codec.encode(notes[:2]))
-    assert codec._bfloat16["encoder"][1].state_dict()["0.weight"].dtype == torch.bfloat16
+    assert codec._bfloat16._copies["encoder"][1].state_dict()["0.weight"].dtype == torch.bfloat16
     assert float((codes == reference).float().mean()) > 0.9  # near-ties flip; the rest are the same codes
     lsd32 = metrics.mel_log_spectral_distance(notes[:2], decoded32, sample_rate=16000).mean()
     lsd16 = metrics.mel_log_spectral_distance(notes[:2], decoded16, sample_rate=16000).mean()
@@ -332,5 +332,6 @@ def test_bfloat16_inference_is_close_to_float32_and_training_stays_float32(notes
         codec.encoder[0].weight.mul_(0.0)
         codec.quantize(spec)
     assert torch.equal(
-        codec._bfloat16["encoder"][1].state_dict()["0.weight"], torch.zeros_like(codec.encoder[0].weight).bfloat16()
+        codec._bfloat16._copies["encoder"][1].state_dict()["0.weight"],
+        torch.zeros_like(codec.encoder[0].weight).bfloat16(),
     )

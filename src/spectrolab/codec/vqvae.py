@@ -12,12 +12,9 @@ channel 1 the IF in [-1, 1); time is padded to a multiple of the total time stri
 
 from __future__ import annotations
 
-import copy
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
-from typing import Literal
 
 import numpy as np
 import torch
@@ -30,17 +27,9 @@ from spectrolab.codec.codegrid import CodeGrid, CodeGrids
 from spectrolab.codec.phase import peak_locked_phase
 from spectrolab.codec.quantizer import QuantizerOutput, VectorQuantizer
 from spectrolab.errors import ConfigError
+from spectrolab.models.precision import BFloat16Copies, Precision, uses_bfloat16
 
 PHASES = ("decoded", "peaks")
-Precision = Literal["auto", "float32", "bfloat16"]
-"""How a codec runs inference: ``"auto"`` (bfloat16 on CPUs with native bfloat16, else float32) or fixed."""
-
-
-@cache
-def native_bfloat16() -> bool:
-    """Whether this CPU has bfloat16 arithmetic in hardware (AVX512-BF16 or AMX); elsewhere bfloat16 would be
-    emulated, and slower than float32."""
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
 def _check_strides(strides: Sequence[Sequence[int]], what: str) -> list[tuple[int, int]]:
@@ -206,29 +195,20 @@ class Codec(nn.Module):
         # load_codec; "" for a codec built or trained here). Code grids record it and decoders check it.
         self.weights_sha256 = ""
         self.precision: Precision = "auto"
-        self._bfloat16: dict[str, tuple[tuple[int, torch.device], nn.Module]] = {}
+        self._bfloat16 = BFloat16Copies()
 
     # -- inference precision ---------------------------------------------------------------------------------
     @property
     def uses_bfloat16(self) -> bool:
         """Whether inference (eval mode, no gradients) runs the convolutional networks in bfloat16:
         ``precision="bfloat16"``, or ``"auto"`` on a CPU with native bfloat16 arithmetic (AVX512-BF16 or AMX)."""
-        if self.precision == "auto":
-            return self.project.weight.device.type == "cpu" and native_bfloat16()
-        return self.precision == "bfloat16"
+        return uses_bfloat16(self.precision, self.project.weight.device)
 
     def _run(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        """``getattr(self, name)(x)``; in bfloat16 inference through a bfloat16 copy of that network, made once
-        per version and device of its weights. On this project's CPU that halves the convolutions' time at the
-        same quality (``results/edit_latency.md``); training and gradients always run in float32."""
-        network: nn.Module = getattr(self, name)
-        if self.training or torch.is_grad_enabled() or not self.uses_bfloat16:
-            return network(x)
-        key = (sum(p._version for p in network.parameters()), x.device)
-        cached = self._bfloat16.get(name)
-        if cached is None or cached[0] != key:
-            cached = self._bfloat16[name] = (key, copy.deepcopy(network).to(torch.bfloat16))
-        return cached[1](x.to(torch.bfloat16)).to(x.dtype)
+        """``getattr(self, name)(x)``, in bfloat16 inference through a bfloat16 copy of that network. On this
+        project's CPU that halves the convolutions' time at the same quality (``results/edit_latency.md``);
+        training and gradients always run in float32."""
+        return self._bfloat16.run(name, getattr(self, name), x, enabled=self.uses_bfloat16)
 
     # -- geometry --------------------------------------------------------------------------------------------
     @property
