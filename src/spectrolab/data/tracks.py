@@ -44,11 +44,18 @@ class TrackSet:
         """``count`` tracks evenly spread over the set (all if ``count`` is ``None`` or not smaller)."""
         if count is None or count >= len(self):
             return self
-        if count < 1:
-            raise ConfigError(f"need at least one track, got count={count}")
-        keep = np.linspace(0, len(self) - 1, count).round().astype(int).tolist()
+        keep = spread_indices(len(self), count)
         files = [self.files[i] for i in keep]
         return TrackSet(files, self.targets[keep], self.labels, self.multilabel, self.layout)
+
+
+def spread_indices(total: int, count: int | None) -> list[int]:
+    """Indices of ``count`` items evenly spread over ``total`` (all if ``count`` is ``None`` or not smaller)."""
+    if count is None or count >= total:
+        return list(range(total))
+    if count < 1:
+        raise ConfigError(f"need at least one track, got count={count}")
+    return np.linspace(0, total - 1, count).round().astype(int).tolist()
 
 
 def _clips(root: Path, split: str) -> TrackSet:

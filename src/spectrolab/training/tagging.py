@@ -5,7 +5,9 @@
 track -- with macro ROC-AUC / PR-AUC or accuracy. :class:`TaggingDataModule` serves a dataset in any layout
 :func:`~spectrolab.data.tracks.load_tracks` knows. :func:`train_tagger` runs it all with checkpoints,
 resuming, TensorBoard + CSV logs, early stopping and any ``devices``/``strategy`` (DDP included), then
-exports the best weights as a model directory.
+exports the best weights as a model directory. With a feature cache (:class:`CachedTaggingDataModule`), a mel
+tagger trains and validates on memory-mapped log-mels (:mod:`spectrolab.data.feature_cache`) through its
+``forward_features``, so no epoch recomputes an STFT; the exported model still takes waveforms.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import json
 import os
 import pickle
 import re
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import lightning as L
 import torch
@@ -26,9 +30,20 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch.utils.data import DataLoader
 from torchmetrics.aggregation import CatMetric
 
-from spectrolab.data.tracks import RandomChunks, SongBatch, SongChunks, TrackSet, collate_songs, load_tracks
-from spectrolab.errors import ModelError, OutputExistsError
+from spectrolab.audio.representations import LogMel
+from spectrolab.data.feature_cache import Augment, CachedFeatures, FeatureCache, feature_cache
+from spectrolab.data.tracks import (
+    RandomChunks,
+    SongBatch,
+    SongChunks,
+    TrackSet,
+    collate_songs,
+    load_tracks,
+    spread_indices,
+)
+from spectrolab.errors import ConfigError, ModelError, OutputExistsError
 from spectrolab.models import count_parameters, create_model, save_model_dir
+from spectrolab.models.tagging.base import MelTaggingModel
 from spectrolab.tag.aggregate import Aggregation, aggregate_segments
 from spectrolab.tag.metrics import accuracy, multilabel_scores
 from spectrolab.tag.predict import Tagger, load_tagger, model_int, tagger_from_model
@@ -57,6 +72,7 @@ class TaggerModule(L.LightningModule):
         weight_decay: float = 1e-4,
         aggregation: Aggregation = "mean",
         eval_batch_chunks: int = 64,
+        inputs: Literal["wave", "logmel"] = "wave",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -65,9 +81,11 @@ class TaggerModule(L.LightningModule):
         self.loss = torch.nn.BCEWithLogitsLoss() if multilabel else torch.nn.CrossEntropyLoss()
         self.val_scores, self.val_targets = CatMetric(), CatMetric()
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        """(B, T) waveform -> (B, C) logits."""
-        return self.model(wave)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T) waveform -> (B, C) logits; with ``inputs="logmel"``, cached log-mel (B, 1, n_mels, N) -> logits."""
+        if self.hparams["inputs"] == "logmel":
+            return cast(MelTaggingModel, self.model).forward_features(x)
+        return self.model(x)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         wave, target = batch
@@ -151,6 +169,77 @@ class TaggingDataModule(L.LightningDataModule):
         return self._songs("test")
 
 
+def collate_features(items: list[tuple[torch.Tensor, torch.Tensor]]) -> SongBatch:
+    """Collate :class:`CachedFeatures` items into a :class:`SongBatch` of one chunk per track."""
+    return SongBatch(
+        chunks=torch.stack([c for c, _ in items]), counts=[1] * len(items), targets=torch.stack([t for _, t in items])
+    )
+
+
+class CachedTaggingDataModule(TaggingDataModule):
+    """:class:`TaggingDataModule` on cached log-mels of the first ``length`` samples of each track (one item per
+    track, for training and validation alike; whole tracks when they are no longer, as NSynth notes under a
+    4 s model). ``prepare_data`` builds missing caches in ``cache_dir`` (reporting progress on stderr); a cache
+    built otherwise is refused."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        cache_dir: str | os.PathLike[str],
+        logmel: LogMel,
+        augment: Augment,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(root, **kwargs)
+        self.cache_dir, self.logmel, self.augment = Path(cache_dir), logmel, augment
+
+    def cache(self, split: str) -> FeatureCache:
+        """The whole split's cache (``val_tracks`` selects items from it, not a cache of its own)."""
+        return feature_cache(
+            self.cache_dir,
+            self.tracks(split),
+            split=split,
+            logmel=self.logmel,
+            length=self.length,
+            progress=_progress(split),
+        )
+
+    def prepare_data(self) -> None:
+        for split in ("train", "valid"):
+            self.cache(split)
+
+    def _songs(self, split: str) -> DataLoader[Any]:
+        cache = self.cache(split)
+        items = CachedFeatures(cache, indices=spread_indices(len(cache), self.val_tracks if split == "valid" else None))
+        return DataLoader(
+            items, batch_size=16 * self.eval_batch_size, num_workers=self.num_workers, collate_fn=collate_features
+        )
+
+    def train_dataloader(self) -> DataLoader[Any]:
+        items = CachedFeatures(self.cache("train"), augment=self.augment)
+        return DataLoader(
+            items,
+            batch_size=self.batch_size,
+            shuffle=True,
+            drop_last=len(items) > self.batch_size,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+
+def _progress(split: str) -> Callable[[int, int, float], None]:
+    """A feature-cache progress callback printing about every 10 % to stderr."""
+    state = {"next": 0.0}
+
+    def report(done: int, total: int, seconds: float) -> None:
+        if done / total >= state["next"] or done == total:
+            print(f"feature cache {split}: {done}/{total} tracks in {seconds:.0f} s", file=sys.stderr, flush=True)
+            state["next"] = done / total + 0.1
+
+    return report
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a tagger training run depends on; stored with the exported model."""
@@ -178,6 +267,8 @@ class TrainConfig:
     accelerator: str = "cpu"
     precision: str = "32-true"
     num_workers: int = 0
+    feature_cache: str | None = None
+    augment: Augment = field(default_factory=Augment)
     resume: str | None = None
     progress: bool = True
     force: bool = False
@@ -246,6 +337,37 @@ def _export(config: TrainConfig, module: TaggerModule, trainer: L.Trainer, secon
     return save_model_dir(module.model, Path(config.out) / "model", metadata=metadata, force=True)
 
 
+def _data_module(config: TrainConfig, probe: torch.nn.Module) -> TaggingDataModule:
+    """Waveform chunks, or cached log-mels when ``config.feature_cache`` names a folder."""
+    options: dict[str, Any] = {
+        "length": model_int(probe, "input_length"),
+        "sample_rate": model_int(probe, "sample_rate"),
+        "batch_size": config.batch_size,
+        "num_workers": config.num_workers,
+        "num_chunks": config.num_chunks,
+        "target": config.target,
+        "val_tracks": config.val_tracks,
+    }
+    if config.feature_cache is None:
+        if config.augment != Augment():
+            raise ConfigError("the log-mel augmentations (gain, shift, masks) need --feature-cache")
+        return TaggingDataModule(config.data, **options)
+    if not isinstance(probe, MelTaggingModel):
+        raise ConfigError(
+            f"--feature-cache: {config.model} has no mel front end ({type(probe).__name__} computes its own "
+            "features from the waveform); train it without a feature cache"
+        )
+    if config.num_chunks is not None:
+        raise ConfigError("--eval-chunks does not apply with --feature-cache (one cached item per track)")
+    return CachedTaggingDataModule(
+        config.data,
+        cache_dir=config.feature_cache,
+        logmel=probe.frontend.logmel,
+        augment=config.augment,
+        **options,
+    )
+
+
 def train_tagger(config: TrainConfig) -> TrainResult:
     """Train ``config.model`` on ``config.data``; writes checkpoints, logs and the exported model under ``out``."""
     out = Path(config.out)
@@ -255,16 +377,7 @@ def train_tagger(config: TrainConfig) -> TrainResult:
     check_steps(config.max_steps)
     L.seed_everything(config.seed, workers=True, verbose=False)
     probe = create_model(config.model, num_classes=1, **config.model_args)
-    data = TaggingDataModule(
-        config.data,
-        length=model_int(probe, "input_length"),
-        sample_rate=model_int(probe, "sample_rate"),
-        batch_size=config.batch_size,
-        num_workers=config.num_workers,
-        num_chunks=config.num_chunks,
-        target=config.target,
-        val_tracks=config.val_tracks,
-    )
+    data = _data_module(config, probe)
     train_tracks = data.tracks("train")
     module = TaggerModule(
         config.model,
@@ -274,6 +387,7 @@ def train_tagger(config: TrainConfig) -> TrainResult:
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
         aggregation=config.aggregation,  # type: ignore[arg-type]
+        inputs="wave" if config.feature_cache is None else "logmel",
     )
     trainer = _trainer(config, out, monitored_metric(train_tracks.multilabel))
     start = time.perf_counter()
