@@ -13,14 +13,14 @@ from test_tagging_train import _nsynth_fixture
 from spectrolab.audio import io
 from spectrolab.cli.main import main
 from spectrolab.data.feature_cache import Augment, CachedFeatures, augment_logmel, feature_cache
-from spectrolab.data.tracks import load_tracks
+from spectrolab.data.tracks import TrackSet, load_tracks
 from spectrolab.errors import ConfigError, DataError
 from spectrolab.models import create_model, list_models
 from spectrolab.models.tagging import MelFrontEnd
 from spectrolab.models.tagging.base import MelTaggingModel
 from spectrolab.tag.evaluate import evaluate_tagger
 from spectrolab.tag.predict import load_tagger
-from spectrolab.training.tagging import TrainConfig, train_tagger
+from spectrolab.training.tagging import TrainConfig, balanced_weights, train_tagger
 
 LENGTH = 64000  # one whole fixture note
 
@@ -121,6 +121,7 @@ def test_training_on_the_cache_validates_as_inference_on_waveforms(nsynth, tmp_p
         progress=False,
         feature_cache=str(tmp_path / "cache"),
         augment=Augment(gain_db=3.0, max_shift=4),
+        balance=True,
     )
     result = train_tagger(config)
     cached = sorted(p.name for p in (tmp_path / "cache").iterdir())
@@ -139,3 +140,12 @@ def test_feature_cache_refuses_a_model_without_a_mel_front_end(nsynth, tmp_path,
     assert "--feature-cache: sample_cnn has no mel front end" in err and len(err.strip().splitlines()) == 1
     assert main([*argv, "--aug-gain-db", "3", "--quiet"]) == 2
     assert "need --feature-cache" in capsys.readouterr().err
+
+
+def test_balanced_weights_give_every_class_the_same_total_weight():
+    tracks = TrackSet([f"{i}.wav" for i in range(7)], torch.tensor([0, 0, 0, 0, 1, 1, 2]), ["a", "b", "c"], False, "x")
+    weights = torch.tensor(balanced_weights(tracks), dtype=torch.float64)
+    totals = weights * torch.tensor([4.0, 2.0, 1.0], dtype=torch.float64)
+    torch.testing.assert_close(totals, torch.full((3,), 7 / 3, dtype=torch.float64))
+    absent = TrackSet(["a.wav", "b.wav", "c.wav"], torch.tensor([0, 1, 1]), ["a", "b", "c"], False, "x")
+    assert balanced_weights(absent) == [1.5, 0.75, 0.0]

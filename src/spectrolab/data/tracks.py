@@ -118,6 +118,26 @@ def load_tracks(root: str | os.PathLike[str], split: str, *, target: str = "inst
     return _nsynth(root, split, target)
 
 
+def dataset_recipe(root: str | os.PathLike[str]) -> dict | None:
+    """How the dataset at ``root`` was made, for a model's metadata: the clip recipe (``labels.json``), a
+    rendering's manifest (``render.json``: soundfont, pitches, velocities, program splits) or a merge's
+    ``merge.json`` with each source's own recipe; ``None`` when none of these files is there."""
+    import json
+
+    from spectrolab.data.merge import MERGE_MANIFEST
+    from spectrolab.data.nsynth_format import MANIFEST_FILE
+
+    root = Path(root)
+    if (root / "labels.json").is_file():
+        return json.loads((root / "labels.json").read_text()).get("recipe")
+    if (root / MANIFEST_FILE).is_file():
+        return json.loads((root / MANIFEST_FILE).read_text())
+    if (root / MERGE_MANIFEST).is_file():
+        merge = json.loads((root / MERGE_MANIFEST).read_text())
+        return {**merge, "recipes": {name: dataset_recipe(path) for name, path in merge["sources"].items()}}
+    return None
+
+
 def read_segment(path: Path, start: int, length: int, *, sample_rate: int) -> torch.Tensor:
     """Mono samples ``[start, start + length)`` (fewer at the end) of ``path`` at ``sample_rate``, (T,).
 

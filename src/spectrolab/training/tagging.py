@@ -12,7 +12,6 @@ tagger trains and validates on memory-mapped log-mels (:mod:`spectrolab.data.fea
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import re
@@ -38,12 +37,14 @@ from spectrolab.data.tracks import (
     SongChunks,
     TrackSet,
     collate_songs,
+    dataset_recipe,
     load_tracks,
     spread_indices,
 )
 from spectrolab.errors import ConfigError, ModelError, OutputExistsError
 from spectrolab.models import count_parameters, create_model, save_model_dir
 from spectrolab.models.tagging.base import MelTaggingModel
+from spectrolab.paths import SHIPPED_TAGGERS
 from spectrolab.tag.aggregate import Aggregation, aggregate_segments
 from spectrolab.tag.metrics import accuracy, multilabel_scores
 from spectrolab.tag.predict import Tagger, load_tagger, model_int, tagger_from_model
@@ -73,12 +74,19 @@ class TaggerModule(L.LightningModule):
         aggregation: Aggregation = "mean",
         eval_batch_chunks: int = 64,
         inputs: Literal["wave", "logmel"] = "wave",
+        class_weights: list[float] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.model = create_model(model_name, num_classes=len(labels), **(model_args or {}))
         self.multilabel = multilabel
-        self.loss = torch.nn.BCEWithLogitsLoss() if multilabel else torch.nn.CrossEntropyLoss()
+        if multilabel:
+            if class_weights is not None:
+                raise ConfigError("class weights (--balance) are for single-label data")
+            self.loss: torch.nn.Module = torch.nn.BCEWithLogitsLoss()
+        else:
+            weight = None if class_weights is None else torch.tensor(class_weights)
+            self.loss = torch.nn.CrossEntropyLoss(weight=weight)
         self.val_scores, self.val_targets = CatMetric(), CatMetric()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -267,6 +275,7 @@ class TrainConfig:
     accelerator: str = "cpu"
     precision: str = "32-true"
     num_workers: int = 0
+    balance: bool = False
     feature_cache: str | None = None
     augment: Augment = field(default_factory=Augment)
     resume: str | None = None
@@ -321,13 +330,12 @@ def _export(config: TrainConfig, module: TaggerModule, trainer: L.Trainer, secon
     best = ckpt.best_model_path or ckpt.last_model_path
     if best:
         module = TaggerModule.load_from_checkpoint(best, map_location="cpu")
-    recipe_file = Path(config.data) / "labels.json"
     metadata: dict[str, Any] = {
         "labels": module.hparams["labels"],
         "multilabel": module.multilabel,
         "aggregation": config.aggregation,
         "train": asdict(config),
-        "data_recipe": json.loads(recipe_file.read_text()).get("recipe") if recipe_file.is_file() else None,
+        "data_recipe": dataset_recipe(config.data),
         "best_score": {monitored_metric(module.multilabel): float(ckpt.best_model_score or float("nan"))},
         "train_seconds": round(seconds, 1),
         "steps": trainer.global_step,
@@ -335,6 +343,17 @@ def _export(config: TrainConfig, module: TaggerModule, trainer: L.Trainer, secon
         "training_energy": training_energy(config.out),
     }
     return save_model_dir(module.model, Path(config.out) / "model", metadata=metadata, force=True)
+
+
+def balanced_weights(tracks: TrackSet) -> list[float]:
+    """Cross-entropy class weights ``N / (K * count_c)`` of single-label tracks (K classes present), so that every
+    class weighs as much in the loss as on a balanced split; 0 for absent classes, :class:`ConfigError` for
+    multi-label data."""
+    if tracks.multilabel:
+        raise ConfigError("--balance is for single-label data (one class per track)")
+    counts = torch.bincount(tracks.targets, minlength=len(tracks.labels)).double()
+    present = int((counts > 0).sum())
+    return torch.where(counts > 0, len(tracks) / (present * counts.clamp(min=1)), 0.0).tolist()
 
 
 def _data_module(config: TrainConfig, probe: torch.nn.Module) -> TaggingDataModule:
@@ -388,6 +407,7 @@ def train_tagger(config: TrainConfig) -> TrainResult:
         weight_decay=config.weight_decay,
         aggregation=config.aggregation,  # type: ignore[arg-type]
         inputs="wave" if config.feature_cache is None else "logmel",
+        class_weights=balanced_weights(train_tracks) if config.balance else None,
     )
     trainer = _trainer(config, out, monitored_metric(train_tracks.multilabel))
     start = time.perf_counter()
@@ -428,8 +448,9 @@ def tagger_from_checkpoint(path: str | os.PathLike[str]) -> Tagger:
 
 
 def load_any_tagger(path: str | os.PathLike[str]) -> Tagger:
-    """A tagger from a model directory, a training run folder (its exported ``model/``) or a Lightning ``.ckpt``."""
-    path = Path(path)
+    """A tagger from a built-in name (:data:`~spectrolab.paths.SHIPPED_TAGGERS`: ``clips``, ``notes``), a model
+    directory, a training run folder (its exported ``model/``) or a Lightning ``.ckpt``."""
+    path = SHIPPED_TAGGERS.get(str(path), Path(path))
     if path.is_file():
         return tagger_from_checkpoint(path)
     if not (path / "config.json").is_file() and (path / "model" / "config.json").is_file():
