@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from spectrolab.data.feature_cache import tracks_digest
+from spectrolab.data.nsynth_format import SPLITS, read_examples, split_dir
 from spectrolab.data.tracks import load_tracks
 from spectrolab.paths import SHIPPED_TAGGERS
 from spectrolab.tag.evaluate import evaluate_tagger
@@ -75,6 +76,11 @@ def evaluation(name: str, args: argparse.Namespace, *, run: bool) -> dict[str, A
     return result
 
 
+def programs(data: str, split: str) -> int:
+    """How many instruments (GM programs) the split holds."""
+    return len({e["instrument_str"] for e in read_examples(split_dir(data, split)).values()})
+
+
 def merged(results: list[dict[str, Any]]) -> TaggingScores:
     """One confusion matrix over several evaluations with the same labels."""
     labels = results[0]["labels"]
@@ -113,7 +119,7 @@ def recipe(meta: dict[str, Any]) -> str:
     joules = energy.get("joules")
     cpu = (energy.get("assumptions") or {}).get("cpu_seconds")
     spent = f", {cpu / 60:.1f} CPU min" if cpu else ""
-    spent += f", {joules[0] / 1e3:.1f}-{joules[1] / 1e3:.1f} kJ {energy['method']}" if joules else ""
+    spent += f"; {joules[0] / 1e3:.1f}-{joules[1] / 1e3:.1f} kJ, {energy['method']}" if joules else ""
     return (
         f"`{train['model']}` ({args}; {meta['parameters'] / 1e6:.2f} M parameters) trained by `spectrolab train "
         f"tagger --feature-cache` on {Path(train['data']).name} ({sources(meta)}; {train_notes(meta)} training "
@@ -134,19 +140,22 @@ def write(args: argparse.Namespace) -> None:
     if (test := done["heldout-test"]) is not None:
         base = done["baseline-test"]
         rows.append(
-            f"| held-out library ({library}), test split: programs that no training used either | {test['notes']} "
+            f"| held-out library ({library}), test split: {programs(args.heldout, 'test')} programs that no training "
+            f"used either | {test['notes']} "
             f"| **{test['accuracy']:.3f}** | {'–' if base is None else format(base['accuracy'], '.3f')} |"
         )
     whole = [r for n, r in done.items() if n.startswith("heldout-") and r is not None]
     every = len(whole) == 3
     if every:
         rows.append(
-            f"| held-out library ({library}), all splits: its programs, most of which the other libraries taught | "
+            f"| held-out library ({library}), all splits: {sum(programs(args.heldout, s) for s in SPLITS)} programs, "
+            "most of which the training libraries also rendered | "
             f"{sum(r['notes'] for r in whole)} | **{merged(whole).accuracy:.3f}** | – |"
         )
     if (seen := done["seen-test"]) is not None:
         rows.append(
-            f"| unseen programs of the training libraries ({Path(args.seen).name} test) | {seen['notes']} | "
+            f"| unseen programs of the training libraries ({Path(args.seen).name} test, "
+            f"{programs(args.seen, 'test')} programs, each rendered by the training libraries) | {seen['notes']} | "
             f"{seen['accuracy']:.3f} | – |"
         )
     shown = merged(whole) if every else merged([test]) if test is not None else None
