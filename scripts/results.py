@@ -18,6 +18,7 @@ SCRIPTS: dict[str, list[str]] = {
     "representations": ["scripts/representation_results.py"],
     "tagging_models": ["scripts/tagging_model_table.py", "--force"],
     "tagging": ["scripts/tagging_results.py", "--task", "both"],
+    "tagging_notes": ["scripts/tagging_notes_results.py"],
     "codec": ["scripts/codec_results.py"],
     "priors": ["scripts/prior_results.py"],
     "energy": ["scripts/energy_results.py"],

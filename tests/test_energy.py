@@ -478,7 +478,7 @@ def test_combined_meter_starts_and_stops_its_parts(powercap):
 def test_every_shipped_model_config_carries_its_training_energy():
     from spectrolab.paths import ASSETS
 
-    for name in ("codec_default", "codec_notono", "prior_nb", "prior_transformer", "tagger_default"):
+    for name in ("codec_default", "codec_notono", "prior_nb", "prior_transformer", "tagger_default", "tagger_notes"):
         entry = json.loads((ASSETS / name / "config.json").read_text())["metadata"]["training_energy"]
         low, high = entry["joules"]
         assert 0 < low <= high and "estimated" in entry["method"], name

@@ -31,6 +31,7 @@ from spectrolab.data.nsynth_render import nsynth_example
 from spectrolab.data.tracks import load_tracks
 from spectrolab.errors import ConfigError, OutputExistsError
 from spectrolab.models import create_model, register_model, save_model_dir
+from spectrolab.paths import SHIPPED_TAGGERS
 from spectrolab.tag.aggregate import aggregate, aggregate_segments
 from spectrolab.tag.evaluate import evaluate_tagger
 from spectrolab.tag.metrics import accuracy, multilabel_scores
@@ -365,6 +366,26 @@ def test_shipped_tagger_works_out_of_the_box(clips, capsys):
     (prediction,) = predict_files(load_tagger(), [wav])
     assert [t.rsplit(" ", 1)[0] for t in printed.split(", ")] == [label for label, _ in prediction.top(17)]
     assert prediction.scores.shape == (17,) and bool(((prediction.scores >= 0) & (prediction.scores <= 1)).all())
+
+
+def test_shipped_notes_tagger_tags_a_rendered_note_with_the_11_families(notes, tmp_path, capsys):
+    meta = json.loads((SHIPPED_TAGGERS["notes"] / "config.json").read_text())["metadata"]
+    assert meta["labels"] == list(NSYNTH_FAMILIES) and not meta["multilabel"]
+    assert sorted(meta["data_recipe"]["sources"]) == ["fluidr3", "opl3", "timgm6mb"]
+    assert meta["train"]["seed"] == 0 and meta["train"]["feature_cache"] and meta["steps"] > 0
+    wav = tmp_path / "violin.wav"
+    save(wav, notes[2], sample_rate=16000)  # violin G4 of the test soundfont
+    assert _cli("tag", str(wav), "--model", "notes", "--json", str(tmp_path / "tags.json"), "--top", "1") == 0
+    assert capsys.readouterr().out.startswith(f"{wav}: string ")  # the right family (0.51 vs organ 0.23)
+    (result,) = json.loads((tmp_path / "tags.json").read_text())
+    assert list(result["scores"]) == list(NSYNTH_FAMILIES)
+    assert sum(result["scores"].values()) == pytest.approx(1.0, abs=1e-5)  # softmax over the families
+    assert len(result["chunk_scores"]) == 1  # a 4 s note is one chunk
+    (same,) = predict_files(load_tagger(SHIPPED_TAGGERS["notes"]), [wav])
+    assert [round(float(v), 6) for v in same.scores] == list(result["scores"].values())
+    # The default stays the clips tagger.
+    assert _cli("tag", str(wav), "--json", str(tmp_path / "clips.json")) == 0
+    assert len(json.loads((tmp_path / "clips.json").read_text())[0]["scores"]) == 17
 
 
 def test_csv_history_kept_unites_columns_and_leaves_an_untouched_log_alone(tmp_path):

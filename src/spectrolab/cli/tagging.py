@@ -10,7 +10,6 @@ from typing import Any
 from spectrolab.cli.energy import add_energy_options, run_measured
 from spectrolab.cli.train import subcommand_group, train_subparsers
 from spectrolab.errors import ConfigError
-from spectrolab.paths import DEFAULT_TAGGER
 from spectrolab.tag.names import AGGREGATIONS
 
 PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")  # Lightning's names; 16-mixed needs a GPU
@@ -35,6 +34,7 @@ def _devices(value: str) -> int | str:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from spectrolab.data.feature_cache import Augment
     from spectrolab.training.runs import quiet_lightning
     from spectrolab.training.tagging import TrainConfig, train_tagger
 
@@ -60,6 +60,14 @@ def _train(args: argparse.Namespace) -> int:
         precision=args.precision,
         accelerator=args.accelerator,
         num_workers=args.num_workers,
+        balance=args.balance,
+        feature_cache=args.feature_cache,
+        augment=Augment(
+            gain_db=args.aug_gain_db,
+            max_shift=args.aug_shift,
+            freq_mask=args.aug_freq_mask,
+            time_mask=args.aug_time_mask,
+        ),
         resume=args.resume,
         progress=not args.quiet,
         force=args.force,
@@ -162,6 +170,19 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
         help="Lightning precision; bf16-mixed trains 1.1-1.8x faster on CPUs with AVX512-BF16 (bench_train_step.py)",
     )
     p.add_argument("--num-workers", type=int, default=0, help="data loader processes")
+    p.add_argument(
+        "--balance", action="store_true", help="single-label data: weigh the loss so that every class counts equally"
+    )
+    p.add_argument(
+        "--feature-cache",
+        metavar="DIR",
+        help="mel taggers: train and validate on log-mels cached (memory-mapped) in DIR, built on first use; "
+        "one item per track, its first input_length samples",
+    )
+    p.add_argument("--aug-gain-db", type=float, default=0.0, help="with --feature-cache: random gain, +-dB")
+    p.add_argument("--aug-shift", type=int, default=0, help="with --feature-cache: delay onsets by up to N frames")
+    p.add_argument("--aug-freq-mask", type=int, default=0, help="with --feature-cache: mask up to N mel bands")
+    p.add_argument("--aug-time-mask", type=int, default=0, help="with --feature-cache: mask up to N frames")
     p.add_argument("--resume", help="checkpoint to resume from (e.g. OUT/checkpoints/last.ckpt)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--verbose", action="store_true", help="also show Lightning's own messages and warnings")
@@ -173,7 +194,10 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
 def _register_eval(subparsers: argparse._SubParsersAction) -> None:
     group = subcommand_group(subparsers, "eval", help="evaluate a trained model")
     p = group.add_parser("tagger", help="song-level evaluation of a tagger")
-    p.add_argument("checkpoint", help="model directory, training run folder (RUN, for RUN/model) or Lightning .ckpt")
+    p.add_argument(
+        "checkpoint",
+        help="built-in tagger (clips, notes), model directory, training run folder (RUN, for RUN/model) or .ckpt",
+    )
     p.add_argument("--data", required=True, help="dataset folder")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"), help="split to evaluate")
     p.add_argument("--json", help="also write the scores to this JSON file")
@@ -186,7 +210,10 @@ def _register_tag(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("tag", help="tag audio files with a trained tagger")
     p.add_argument("files", nargs="+", help="audio files")
     p.add_argument(
-        "--model", default=str(DEFAULT_TAGGER), help="model directory or .ckpt (default: the shipped tagger)"
+        "--model",
+        default="clips",
+        help="built-in tagger: clips (17 tags of multi-instrument clips, the default) or notes (the 11 instrument "
+        "families of single notes); or a model directory, training run folder or .ckpt",
     )
     p.add_argument("--top", type=int, default=5, help="tags to print per file (at least 1; more than all: all)")
     p.add_argument("--aggregation", choices=AGGREGATIONS, default=None, help="default: the model's own")

@@ -44,11 +44,18 @@ class TrackSet:
         """``count`` tracks evenly spread over the set (all if ``count`` is ``None`` or not smaller)."""
         if count is None or count >= len(self):
             return self
-        if count < 1:
-            raise ConfigError(f"need at least one track, got count={count}")
-        keep = np.linspace(0, len(self) - 1, count).round().astype(int).tolist()
+        keep = spread_indices(len(self), count)
         files = [self.files[i] for i in keep]
         return TrackSet(files, self.targets[keep], self.labels, self.multilabel, self.layout)
+
+
+def spread_indices(total: int, count: int | None) -> list[int]:
+    """Indices of ``count`` items evenly spread over ``total`` (all if ``count`` is ``None`` or not smaller)."""
+    if count is None or count >= total:
+        return list(range(total))
+    if count < 1:
+        raise ConfigError(f"need at least one track, got count={count}")
+    return np.linspace(0, total - 1, count).round().astype(int).tolist()
 
 
 def _clips(root: Path, split: str) -> TrackSet:
@@ -109,6 +116,26 @@ def load_tracks(root: str | os.PathLike[str], split: str, *, target: str = "inst
     if target not in NSYNTH_TARGETS:
         raise ConfigError(f"NSynth target '{target}' is not one of {', '.join(NSYNTH_TARGETS)}")
     return _nsynth(root, split, target)
+
+
+def dataset_recipe(root: str | os.PathLike[str]) -> dict | None:
+    """How the dataset at ``root`` was made, for a model's metadata: the clip recipe (``labels.json``), a
+    rendering's manifest (``render.json``: soundfont, pitches, velocities, program splits) or a merge's
+    ``merge.json`` with each source's own recipe; ``None`` when none of these files is there."""
+    import json
+
+    from spectrolab.data.merge import MERGE_MANIFEST
+    from spectrolab.data.nsynth_format import MANIFEST_FILE
+
+    root = Path(root)
+    if (root / "labels.json").is_file():
+        return json.loads((root / "labels.json").read_text()).get("recipe")
+    if (root / MANIFEST_FILE).is_file():
+        return json.loads((root / MANIFEST_FILE).read_text())
+    if (root / MERGE_MANIFEST).is_file():
+        merge = json.loads((root / MERGE_MANIFEST).read_text())
+        return {**merge, "recipes": {name: dataset_recipe(path) for name, path in merge["sources"].items()}}
+    return None
 
 
 def read_segment(path: Path, start: int, length: int, *, sample_rate: int) -> torch.Tensor:

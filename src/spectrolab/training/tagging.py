@@ -5,20 +5,23 @@
 track -- with macro ROC-AUC / PR-AUC or accuracy. :class:`TaggingDataModule` serves a dataset in any layout
 :func:`~spectrolab.data.tracks.load_tracks` knows. :func:`train_tagger` runs it all with checkpoints,
 resuming, TensorBoard + CSV logs, early stopping and any ``devices``/``strategy`` (DDP included), then
-exports the best weights as a model directory.
+exports the best weights as a model directory. With a feature cache (:class:`CachedTaggingDataModule`), a mel
+tagger trains and validates on memory-mapped log-mels (:mod:`spectrolab.data.feature_cache`) through its
+``forward_features``, so no epoch recomputes an STFT; the exported model still takes waveforms.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import re
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import lightning as L
 import torch
@@ -26,9 +29,22 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from torch.utils.data import DataLoader
 from torchmetrics.aggregation import CatMetric
 
-from spectrolab.data.tracks import RandomChunks, SongBatch, SongChunks, TrackSet, collate_songs, load_tracks
-from spectrolab.errors import ModelError, OutputExistsError
+from spectrolab.audio.representations import LogMel
+from spectrolab.data.feature_cache import Augment, CachedFeatures, FeatureCache, feature_cache
+from spectrolab.data.tracks import (
+    RandomChunks,
+    SongBatch,
+    SongChunks,
+    TrackSet,
+    collate_songs,
+    dataset_recipe,
+    load_tracks,
+    spread_indices,
+)
+from spectrolab.errors import ConfigError, ModelError, OutputExistsError
 from spectrolab.models import count_parameters, create_model, save_model_dir
+from spectrolab.models.tagging.base import MelTaggingModel
+from spectrolab.paths import SHIPPED_TAGGERS
 from spectrolab.tag.aggregate import Aggregation, aggregate_segments
 from spectrolab.tag.metrics import accuracy, multilabel_scores
 from spectrolab.tag.predict import Tagger, load_tagger, model_int, tagger_from_model
@@ -57,17 +73,27 @@ class TaggerModule(L.LightningModule):
         weight_decay: float = 1e-4,
         aggregation: Aggregation = "mean",
         eval_batch_chunks: int = 64,
+        inputs: Literal["wave", "logmel"] = "wave",
+        class_weights: list[float] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.model = create_model(model_name, num_classes=len(labels), **(model_args or {}))
         self.multilabel = multilabel
-        self.loss = torch.nn.BCEWithLogitsLoss() if multilabel else torch.nn.CrossEntropyLoss()
+        if multilabel:
+            if class_weights is not None:
+                raise ConfigError("class weights (--balance) are for single-label data")
+            self.loss: torch.nn.Module = torch.nn.BCEWithLogitsLoss()
+        else:
+            weight = None if class_weights is None else torch.tensor(class_weights)
+            self.loss = torch.nn.CrossEntropyLoss(weight=weight)
         self.val_scores, self.val_targets = CatMetric(), CatMetric()
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        """(B, T) waveform -> (B, C) logits."""
-        return self.model(wave)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T) waveform -> (B, C) logits; with ``inputs="logmel"``, cached log-mel (B, 1, n_mels, N) -> logits."""
+        if self.hparams["inputs"] == "logmel":
+            return cast(MelTaggingModel, self.model).forward_features(x)
+        return self.model(x)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         wave, target = batch
@@ -151,6 +177,77 @@ class TaggingDataModule(L.LightningDataModule):
         return self._songs("test")
 
 
+def collate_features(items: list[tuple[torch.Tensor, torch.Tensor]]) -> SongBatch:
+    """Collate :class:`CachedFeatures` items into a :class:`SongBatch` of one chunk per track."""
+    return SongBatch(
+        chunks=torch.stack([c for c, _ in items]), counts=[1] * len(items), targets=torch.stack([t for _, t in items])
+    )
+
+
+class CachedTaggingDataModule(TaggingDataModule):
+    """:class:`TaggingDataModule` on cached log-mels of the first ``length`` samples of each track (one item per
+    track, for training and validation alike; whole tracks when they are no longer, as NSynth notes under a
+    4 s model). ``prepare_data`` builds missing caches in ``cache_dir`` (reporting progress on stderr); a cache
+    built otherwise is refused."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        cache_dir: str | os.PathLike[str],
+        logmel: LogMel,
+        augment: Augment,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(root, **kwargs)
+        self.cache_dir, self.logmel, self.augment = Path(cache_dir), logmel, augment
+
+    def cache(self, split: str) -> FeatureCache:
+        """The whole split's cache (``val_tracks`` selects items from it, not a cache of its own)."""
+        return feature_cache(
+            self.cache_dir,
+            self.tracks(split),
+            split=split,
+            logmel=self.logmel,
+            length=self.length,
+            progress=_progress(split),
+        )
+
+    def prepare_data(self) -> None:
+        for split in ("train", "valid"):
+            self.cache(split)
+
+    def _songs(self, split: str) -> DataLoader[Any]:
+        cache = self.cache(split)
+        items = CachedFeatures(cache, indices=spread_indices(len(cache), self.val_tracks if split == "valid" else None))
+        return DataLoader(
+            items, batch_size=16 * self.eval_batch_size, num_workers=self.num_workers, collate_fn=collate_features
+        )
+
+    def train_dataloader(self) -> DataLoader[Any]:
+        items = CachedFeatures(self.cache("train"), augment=self.augment)
+        return DataLoader(
+            items,
+            batch_size=self.batch_size,
+            shuffle=True,
+            drop_last=len(items) > self.batch_size,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+
+def _progress(split: str) -> Callable[[int, int, float], None]:
+    """A feature-cache progress callback printing about every 10 % to stderr."""
+    state = {"next": 0.0}
+
+    def report(done: int, total: int, seconds: float) -> None:
+        if done / total >= state["next"] or done == total:
+            print(f"feature cache {split}: {done}/{total} tracks in {seconds:.0f} s", file=sys.stderr, flush=True)
+            state["next"] = done / total + 0.1
+
+    return report
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a tagger training run depends on; stored with the exported model."""
@@ -178,6 +275,9 @@ class TrainConfig:
     accelerator: str = "cpu"
     precision: str = "32-true"
     num_workers: int = 0
+    balance: bool = False
+    feature_cache: str | None = None
+    augment: Augment = field(default_factory=Augment)
     resume: str | None = None
     progress: bool = True
     force: bool = False
@@ -230,13 +330,12 @@ def _export(config: TrainConfig, module: TaggerModule, trainer: L.Trainer, secon
     best = ckpt.best_model_path or ckpt.last_model_path
     if best:
         module = TaggerModule.load_from_checkpoint(best, map_location="cpu")
-    recipe_file = Path(config.data) / "labels.json"
     metadata: dict[str, Any] = {
         "labels": module.hparams["labels"],
         "multilabel": module.multilabel,
         "aggregation": config.aggregation,
         "train": asdict(config),
-        "data_recipe": json.loads(recipe_file.read_text()).get("recipe") if recipe_file.is_file() else None,
+        "data_recipe": dataset_recipe(config.data),
         "best_score": {monitored_metric(module.multilabel): float(ckpt.best_model_score or float("nan"))},
         "train_seconds": round(seconds, 1),
         "steps": trainer.global_step,
@@ -244,6 +343,48 @@ def _export(config: TrainConfig, module: TaggerModule, trainer: L.Trainer, secon
         "training_energy": training_energy(config.out),
     }
     return save_model_dir(module.model, Path(config.out) / "model", metadata=metadata, force=True)
+
+
+def balanced_weights(tracks: TrackSet) -> list[float]:
+    """Cross-entropy class weights ``N / (K * count_c)`` of single-label tracks (K classes present), so that every
+    class weighs as much in the loss as on a balanced split; 0 for absent classes, :class:`ConfigError` for
+    multi-label data."""
+    if tracks.multilabel:
+        raise ConfigError("--balance is for single-label data (one class per track)")
+    counts = torch.bincount(tracks.targets, minlength=len(tracks.labels)).double()
+    present = int((counts > 0).sum())
+    return torch.where(counts > 0, len(tracks) / (present * counts.clamp(min=1)), 0.0).tolist()
+
+
+def _data_module(config: TrainConfig, probe: torch.nn.Module) -> TaggingDataModule:
+    """Waveform chunks, or cached log-mels when ``config.feature_cache`` names a folder."""
+    options: dict[str, Any] = {
+        "length": model_int(probe, "input_length"),
+        "sample_rate": model_int(probe, "sample_rate"),
+        "batch_size": config.batch_size,
+        "num_workers": config.num_workers,
+        "num_chunks": config.num_chunks,
+        "target": config.target,
+        "val_tracks": config.val_tracks,
+    }
+    if config.feature_cache is None:
+        if config.augment != Augment():
+            raise ConfigError("the log-mel augmentations (gain, shift, masks) need --feature-cache")
+        return TaggingDataModule(config.data, **options)
+    if not isinstance(probe, MelTaggingModel):
+        raise ConfigError(
+            f"--feature-cache: {config.model} has no mel front end ({type(probe).__name__} computes its own "
+            "features from the waveform); train it without a feature cache"
+        )
+    if config.num_chunks is not None:
+        raise ConfigError("--eval-chunks does not apply with --feature-cache (one cached item per track)")
+    return CachedTaggingDataModule(
+        config.data,
+        cache_dir=config.feature_cache,
+        logmel=probe.frontend.logmel,
+        augment=config.augment,
+        **options,
+    )
 
 
 def train_tagger(config: TrainConfig) -> TrainResult:
@@ -255,16 +396,7 @@ def train_tagger(config: TrainConfig) -> TrainResult:
     check_steps(config.max_steps)
     L.seed_everything(config.seed, workers=True, verbose=False)
     probe = create_model(config.model, num_classes=1, **config.model_args)
-    data = TaggingDataModule(
-        config.data,
-        length=model_int(probe, "input_length"),
-        sample_rate=model_int(probe, "sample_rate"),
-        batch_size=config.batch_size,
-        num_workers=config.num_workers,
-        num_chunks=config.num_chunks,
-        target=config.target,
-        val_tracks=config.val_tracks,
-    )
+    data = _data_module(config, probe)
     train_tracks = data.tracks("train")
     module = TaggerModule(
         config.model,
@@ -274,6 +406,8 @@ def train_tagger(config: TrainConfig) -> TrainResult:
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
         aggregation=config.aggregation,  # type: ignore[arg-type]
+        inputs="wave" if config.feature_cache is None else "logmel",
+        class_weights=balanced_weights(train_tracks) if config.balance else None,
     )
     trainer = _trainer(config, out, monitored_metric(train_tracks.multilabel))
     start = time.perf_counter()
@@ -314,8 +448,9 @@ def tagger_from_checkpoint(path: str | os.PathLike[str]) -> Tagger:
 
 
 def load_any_tagger(path: str | os.PathLike[str]) -> Tagger:
-    """A tagger from a model directory, a training run folder (its exported ``model/``) or a Lightning ``.ckpt``."""
-    path = Path(path)
+    """A tagger from a built-in name (:data:`~spectrolab.paths.SHIPPED_TAGGERS`: ``clips``, ``notes``), a model
+    directory, a training run folder (its exported ``model/``) or a Lightning ``.ckpt``."""
+    path = SHIPPED_TAGGERS.get(str(path), Path(path))
     if path.is_file():
         return tagger_from_checkpoint(path)
     if not (path / "config.json").is_file() and (path / "model" / "config.json").is_file():

@@ -24,7 +24,7 @@ from torch import nn
 
 from spectrolab.errors import ConfigError
 from spectrolab.models.registry import register_model
-from spectrolab.models.tagging.base import TaggingModel
+from spectrolab.models.tagging.base import MelTaggingModel
 from spectrolab.models.tagging.blocks import ResBlock2d, ResPoolBlock2d, Size2d
 from spectrolab.models.tagging.frontend import MelFrontEnd, MelStyle
 
@@ -101,7 +101,7 @@ def check_sequence(length: int, max_length: int, model: str) -> None:
         raise ConfigError(f"{model}: {length} tokens exceed the {max_length} position embeddings; use shorter chunks")
 
 
-class CNNSA(TaggingModel):
+class CNNSA(MelTaggingModel):
     """CNN + self-attention tagger: waveform (B, T) -> logits (B, num_classes); published T = 240000 (15 s)."""
 
     def __init__(
@@ -131,23 +131,26 @@ class CNNSA(TaggingModel):
         self.dense = nn.Linear(dim, num_classes)
 
     def num_tokens(self, num_samples: int) -> int:
-        """Sequence length with [CLS]: three stride-2 blocks leave ceil(N / 8) of the N frames."""
-        frames = self.frontend.num_frames(num_samples)
+        """Sequence length with [CLS] for ``num_samples`` samples."""
+        return self.frame_tokens(self.frontend.num_frames(num_samples))
+
+    @staticmethod
+    def frame_tokens(frames: int) -> int:
+        """Sequence length with [CLS] for ``frames`` log-mel frames: three stride-2 blocks leave ceil(N / 8)."""
         for _ in range(3):
             frames = -(-frames // 2)
         return frames + 1
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        wave = self.waveform(wave)
-        check_sequence(self.num_tokens(wave.shape[-1]), self.positions.num_embeddings, "cnnsa")
-        x = self.layers(self.frontend(wave))  # (B, 2c, 1, N')
+    def forward_features(self, logmel: torch.Tensor) -> torch.Tensor:
+        check_sequence(self.frame_tokens(logmel.shape[-1]), self.positions.num_embeddings, "cnnsa")
+        x = self.layers(self.frontend.bn(logmel))  # (B, 2c, 1, N')
         x = prepend_cls(x.squeeze(2).transpose(1, 2), self.cls)  # (B, N' + 1, 2c)
         x = x + self.positions.weight[: x.shape[1]]
         x = self.encoder(self.embedding_dropout(self.embedding_norm(x)))
         return self.dense(self.dropout(torch.tanh(self.pooler(x[:, 0]))))
 
 
-class MusicTaggingTransformer(TaggingModel):
+class MusicTaggingTransformer(MelTaggingModel):
     """Music Tagging Transformer: waveform (B, T) -> logits (B, num_classes); published 10 s at 22.05 kHz."""
 
     def __init__(
@@ -189,10 +192,9 @@ class MusicTaggingTransformer(TaggingModel):
         """Sequence length with [CLS]: the two time poolings leave N // 4 of the N frames."""
         return self.frontend.num_frames(num_samples) // 4 + 1
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        wave = self.waveform(wave)
-        check_sequence(self.num_tokens(wave.shape[-1]), self.positions.shape[1], "music_tagging_transformer")
-        x = self.conv(self.frontend(wave))  # (B, c, n_mels / 8, N')
+    def forward_features(self, logmel: torch.Tensor) -> torch.Tensor:
+        check_sequence(logmel.shape[-1] // 4 + 1, self.positions.shape[1], "music_tagging_transformer")
+        x = self.conv(self.frontend.bn(logmel))  # (B, c, n_mels / 8, N')
         x = self.project(x.permute(0, 3, 1, 2).flatten(2))  # (B, N', dim), features channel-major
         x = prepend_cls(x, self.cls)
         x = self.transformer(self.dropout(x + self.positions[:, : x.shape[1]]))

@@ -1,4 +1,9 @@
-"""The interface every tagger shares: raw waveform (B, T) in, one logit per class (B, num_classes) out."""
+"""The interface every tagger shares: raw waveform (B, T) in, one logit per class (B, num_classes) out.
+
+Taggers on a :class:`~spectrolab.models.tagging.frontend.MelFrontEnd` derive from :class:`MelTaggingModel`,
+which splits ``forward`` at the log-mel: training can then run on cached log-mel features
+(:mod:`spectrolab.data.feature_cache`) with the very weights that inference runs on waveforms.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from torch import nn
 
 from spectrolab.audio.representations import as_batch
 from spectrolab.errors import ConfigError
+from spectrolab.models.tagging.frontend import MelFrontEnd
 
 
 class TaggingModel(nn.Module):
@@ -44,3 +50,18 @@ class TaggingModel(nn.Module):
                 f"({self.input_length / self.sample_rate:.3f} s at {self.sample_rate} Hz), got {wave.shape[-1]}"
             )
         return wave
+
+
+class MelTaggingModel(TaggingModel):
+    """A tagger whose front end is a :class:`MelFrontEnd`: ``forward(wave)`` is
+    ``forward_features(frontend.logmel(wave))``, the log-mel in dB before the front end's batch norm."""
+
+    frontend: MelFrontEnd
+
+    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+        """Waveform (B, T) -> logits (B, num_classes)."""
+        return self.forward_features(self.frontend.logmel(self.waveform(wave)))
+
+    def forward_features(self, logmel: torch.Tensor) -> torch.Tensor:
+        """Log-mel in dB (B, 1, n_mels, N), as ``frontend.logmel`` computes it -> logits (B, num_classes)."""
+        raise NotImplementedError

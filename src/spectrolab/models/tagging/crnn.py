@@ -12,14 +12,14 @@ import torch
 from torch import nn
 
 from spectrolab.models.registry import register_model
-from spectrolab.models.tagging.base import TaggingModel
+from spectrolab.models.tagging.base import MelTaggingModel
 from spectrolab.models.tagging.blocks import ConvBlock2d
 from spectrolab.models.tagging.frontend import MelFrontEnd, MelStyle
 
 CRNN_LAYERS = ((1, 64, 2), (64, 128, 3), (128, 128, 4), (128, 128, 4))
 
 
-class CRNN(TaggingModel):
+class CRNN(MelTaggingModel):
     """CNN + GRU tagger: waveform (B, T) -> logits (B, num_classes); published T = 464000 (29 s)."""
 
     def __init__(
@@ -39,8 +39,8 @@ class CRNN(TaggingModel):
         self.dropout = nn.Dropout(0.5)
         self.dense = nn.Linear(gru_units, num_classes)
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        x = self.layers(self.frontend(self.waveform(wave)))  # (B, 128, 1, N')
+    def forward_features(self, logmel: torch.Tensor) -> torch.Tensor:
+        x = self.layers(self.frontend.bn(logmel))  # (B, 128, 1, N')
         x, _ = self.gru(x.squeeze(2).transpose(1, 2))  # (B, N', gru_units)
         return self.dense(self.dropout(x[:, -1]))
 

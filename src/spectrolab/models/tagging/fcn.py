@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from spectrolab.models.registry import register_model
-from spectrolab.models.tagging.base import TaggingModel
+from spectrolab.models.tagging.base import MelTaggingModel
 from spectrolab.models.tagging.blocks import ConvBlock2d
 from spectrolab.models.tagging.frontend import MelFrontEnd, MelStyle
 
@@ -19,7 +19,7 @@ FCN_INPUT_LENGTH = 29 * 16000
 FCN_LAYERS = ((1, 64, (2, 4)), (64, 128, (2, 4)), (128, 128, (2, 4)), (128, 128, (3, 5)), (128, 64, (4, 4)))
 
 
-class FCN(TaggingModel):
+class FCN(MelTaggingModel):
     """Fully convolutional tagger: waveform (B, 464000) -> logits (B, num_classes)."""
 
     fixed_length = True
@@ -31,8 +31,8 @@ class FCN(TaggingModel):
         self.dropout = nn.Dropout(0.5)
         self.dense = nn.Linear(64, num_classes)
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        x = self.layers(self.frontend(self.waveform(wave)))  # (B, 64, 1, 1)
+    def forward_features(self, logmel: torch.Tensor) -> torch.Tensor:
+        x = self.layers(self.frontend.bn(logmel))  # (B, 64, 1, 1)
         return self.dense(self.dropout(x.flatten(1)))
 
 

@@ -67,8 +67,8 @@ class MelFrontEnd(nn.Module):
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         return self.bn(self.logmel(wave))
 
-    def standardize(self, wave: torch.Tensor) -> torch.Tensor:
-        """``forward`` without the batch norm's scale and shift: (B, T) -> (B, 1, n_mels, N).
+    def standardize(self, logmel: torch.Tensor) -> torch.Tensor:
+        """The batch norm without its scale and shift, on ``logmel`` (B, 1, n_mels, N) from ``self.logmel``.
 
         Updates the running statistics exactly as ``forward`` does in training mode. With
         :func:`conv_of_affine` this lets a model skip the costly input gradient of its first convolution.
@@ -80,9 +80,7 @@ class MelFrontEnd(nn.Module):
             if momentum is None:  # cumulative moving average, as nn.BatchNorm2d does
                 momentum = 1.0 / float(bn.num_batches_tracked)
         use_batch = self.training or not bn.track_running_stats
-        return F.batch_norm(
-            self.logmel(wave), bn.running_mean, bn.running_var, None, None, use_batch, momentum or 0.0, bn.eps
-        )
+        return F.batch_norm(logmel, bn.running_mean, bn.running_var, None, None, use_batch, momentum or 0.0, bn.eps)
 
 
 def conv_of_affine(conv: nn.Conv2d, standard: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:

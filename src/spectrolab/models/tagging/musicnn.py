@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from spectrolab.models.registry import register_model
-from spectrolab.models.tagging.base import TaggingModel
+from spectrolab.models.tagging.base import MelTaggingModel
 from spectrolab.models.tagging.blocks import ConvBlock1d, DenseHead, conv_bn_1d
 from spectrolab.models.tagging.frontend import MelFrontEnd, MelStyle, conv_of_affine
 
@@ -50,7 +50,7 @@ class TemporalConv(nn.Module):
         return self.conv(spec.mean(2))
 
 
-class MusiCNN(TaggingModel):
+class MusiCNN(MelTaggingModel):
     """MusiCNN: waveform (B, T) -> logits (B, num_classes); published T = 48000 (3 s)."""
 
     def __init__(
@@ -74,15 +74,16 @@ class MusiCNN(TaggingModel):
         self.backend = nn.ModuleList([ConvBlock1d(w, backend_channels, kernel_size=7, pool=1) for w in widths])
         self.head = DenseHead(2 * (front_channels + 3 * backend_channels), dense_channels, num_classes)
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        standard = self.frontend.standardize(self.waveform(wave))
+    def forward_features(self, logmel: torch.Tensor) -> torch.Tensor:
+        standard = self.frontend.standardize(logmel)
         spec = self.frontend.bn.weight * standard + self.frontend.bn.bias  # the front end's output
         timbral = [m(standard, self.frontend.bn) for m in self.timbral]
         return self._backend(torch.cat([*timbral, *(m(spec) for m in self.temporal)], dim=1))
 
     def forward_plain(self, wave: torch.Tensor) -> torch.Tensor:
-        """``forward`` written plainly, the batch-normalised spectrogram fed straight to the timbral convs: the
-        same numbers and gradients, but the backward pass computes their costly input gradients."""
+        """``forward`` (waveform (B, T) -> logits) written plainly, the batch-normalised spectrogram fed straight
+        to the timbral convs: the same numbers and gradients, but the backward pass computes their costly input
+        gradients."""
         spec = self.frontend(self.waveform(wave))
         timbral = [cast(TimbralConv, m).conv(spec).amax(2) for m in self.timbral]
         return self._backend(torch.cat([*timbral, *(m(spec) for m in self.temporal)], dim=1))

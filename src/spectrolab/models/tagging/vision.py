@@ -22,7 +22,7 @@ from torch import nn
 
 from spectrolab.errors import ConfigError, ModelError
 from spectrolab.models.registry import register_model
-from spectrolab.models.tagging.base import TaggingModel
+from spectrolab.models.tagging.base import MelTaggingModel
 from spectrolab.models.tagging.frontend import MelFrontEnd, MelStyle
 
 VISION_INPUT_LENGTH = 5 * 16000
@@ -86,7 +86,7 @@ def create_backbone(
 INIT_ONLY_ARGS = ("pretrained", "pretrained_file")
 
 
-class VisionTagger(TaggingModel):
+class VisionTagger(MelTaggingModel):
     """Log-mel front end + timm backbone: waveform (B, T) -> logits (B, num_classes).
 
     The build arguments recorded by ``create_model`` (and saved by ``save_model_dir``) leave out
@@ -124,13 +124,14 @@ class VisionTagger(TaggingModel):
         )
         self.pads_time = backbone.patch_size is not None
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        spec = self.frontend(self.waveform(wave))  # (B, 1, n_mels, frames)
+    def forward_features(self, logmel: torch.Tensor) -> torch.Tensor:
+        spec = self.frontend.bn(logmel)  # (B, 1, n_mels, frames)
         if self.pads_time:
             width = self.img_size[1]
             if spec.shape[-1] > width:
                 raise ConfigError(
-                    f"input of {wave.shape[-1]} samples is longer than the {self.input_length} this model was built for"
+                    f"input of {spec.shape[-1]} frames is longer than the {width} frames "
+                    f"({self.input_length} samples) this model was built for"
                 )
             spec = F.pad(spec, (0, width - spec.shape[-1]))
         return self.backbone(spec)
