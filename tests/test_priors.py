@@ -156,14 +156,69 @@ def test_hidden_cells_are_invisible_and_batching_is_exact(grids, name):
     torch.testing.assert_close(one_by_one, batched, atol=1e-5, rtol=1e-5)
 
 
-def test_transformer_log_prob_hides_each_cell_alone(grids):
+def test_transformer_log_prob_hides_each_cell_alone(grids, labels):
+    """The batched scoring (pairs of grid and cell, chunks crossing grids) equals hiding each cell alone in turn,
+    grid by grid, and reading its log-probability from ``log_probs``."""
     prior = build_priors(grids)["transformer"]
     assert isinstance(prior, torch.nn.Module)
-    per_cell = prior.log_prob(grids[:2], chunk=9)
-    hidden = torch.zeros(H, W, dtype=torch.bool)
-    hidden[3, 4] = True
-    alone = prior.log_probs(grids[:2], hidden=hidden)[:, 3, 4].gather(-1, grids[:2, 3, 4, None])[:, 0]
-    torch.testing.assert_close(per_cell[:, 3, 4], alone)
+    conditioning = Conditioning(pitch=labels.pitch[:3], family=labels.family[:3])
+    per_cell = prior.log_prob(grids[:3], conditioning=conditioning, chunk=9)
+    expected = torch.empty(3, H, W)
+    for b, r, c in itertools.product(range(3), range(H), range(W)):
+        hidden = torch.zeros(H, W, dtype=torch.bool)
+        hidden[r, c] = True
+        one = Conditioning(pitch=labels.pitch[b : b + 1], family=labels.family[b : b + 1])
+        expected[b, r, c] = prior.log_probs(grids[b : b + 1], hidden=hidden, conditioning=one)[0, r, c, grids[b, r, c]]
+    torch.testing.assert_close(per_cell, expected, atol=1e-5, rtol=1e-5)
+
+
+def labelled_prior(name: str, grids: torch.Tensor, labels: Conditioning) -> Prior:
+    """Naive Bayes fitted with the labels (one neighbour, so that they matter), or the untrained transformer
+    (its label embeddings random)."""
+    if name == "nb":
+        return NaiveBayesPrior(codebook_size=K, height=H, offsets=((0, -1),)).fit(grids, conditioning=labels)
+    return build_priors(grids)[name]
+
+
+@pytest.mark.parametrize("name", ["nb", "transformer"])
+def test_guidance_one_is_the_plain_conditional_and_zero_ignores_the_labels(grids, labels, name):
+    prior = labelled_prior(name, grids, labels)
+    region = torch.zeros(H, W, dtype=torch.bool)
+    region[1:4, 2:6] = True
+    conditioning = Conditioning(pitch=labels.pitch[:4], family=labels.family[:4])
+
+    def draw(**options) -> torch.Tensor:
+        return prior.sample(grids[:4], region, steps=3, generator=torch.Generator().manual_seed(5), **options)
+
+    plain = draw(conditioning=conditioning)
+    assert torch.equal(draw(conditioning=conditioning, guidance=1.0), plain)
+    assert torch.equal(draw(conditioning=conditioning, guidance=0.0), draw())
+    assert not torch.equal(draw(conditioning=conditioning, guidance=0.0), plain)
+    with pytest.raises(ConfigError, match="guidance"):
+        draw(conditioning=conditioning, guidance=-1.0)
+    with pytest.raises(ConfigError, match="guidance"):
+        draw(guidance=math.nan)
+
+
+@pytest.mark.parametrize("name", ["nb", "transformer"])
+def test_guided_draws_follow_the_guided_conditional(grids, labels, name):
+    """One region cell among fixed cells, one step: its draws follow softmax(u + s (c - u)), c and u the model's
+    log-distributions at that cell with and without the labels."""
+    prior = labelled_prior(name, grids, labels)
+    region = torch.zeros(H, W, dtype=torch.bool)
+    region[2, 3] = True
+    one = Conditioning(pitch=labels.pitch[7:8], family=labels.family[7:8])
+    cond = prior.log_probs(grids[7:8], hidden=region, conditioning=one)[0, 2, 3]
+    uncond = prior.log_probs(grids[7:8], hidden=region)[0, 2, 3]
+    scale = 4.0
+    expected = torch.softmax(uncond + scale * (cond - uncond), dim=0)
+    assert (expected - cond.exp()).abs().max() > 0.03  # the guidance changes the distribution
+    many = Conditioning(pitch=labels.pitch[7:8].expand(20000), family=labels.family[7:8].expand(20000))
+    batch = grids[7:8].expand(20000, H, W)
+    drawn = prior.sample(
+        batch, region, steps=1, generator=torch.Generator().manual_seed(0), conditioning=many, guidance=scale
+    )[:, 2, 3]
+    torch.testing.assert_close(torch.bincount(drawn, minlength=K) / 20000.0, expected, atol=0.012, rtol=0)
 
 
 def test_neighbours_beat_position_only(grids):

@@ -114,6 +114,9 @@ def test_analyse_and_edit(client, example):
     assert _edit(client, example, temperature=1.5, seed=3, steps=4).json()["key"] == reply["key"]
     target = _edit(client, example, prior="transformer", pitch=64, family="string", steps=2)
     assert target.status_code == 200, target.text
+    guided = _edit(client, example, prior="transformer", pitch=64, family="string", steps=2, guidance=3)
+    assert guided.status_code == 200, guided.text
+    assert guided.json()["key"] != target.json()["key"]  # the guidance reaches the prior
 
 
 def test_oversized_uploads_get_413(client, settings):
@@ -177,6 +180,9 @@ BAD_FIELDS = {
     "pitch out of range": {"pitch": 300},
     "fractional pitch": {"pitch": "60.5"},
     "unknown family": {"family": "kazoo"},
+    "negative guidance": {"guidance": "-1"},
+    "nan guidance": {"guidance": "nan"},
+    "huge guidance": {"guidance": "1e9"},
     "unknown prior": {"prior": "../../priors/evil"},
     "unknown field": {"path": "/etc/passwd"},
 }

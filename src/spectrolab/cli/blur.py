@@ -68,6 +68,7 @@ def _run(args: argparse.Namespace) -> int:
         steps=args.steps,
         seed=args.seed,
         conditioning=Conditioning.from_names(args.pitch, args.family),
+        guidance=args.guidance,
         allow_codec_mismatch=args.allow_codec_mismatch,
     )
     result = run_measured(  # repeated calls (--energy) overwrite the output they wrote themselves
@@ -128,6 +129,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same result")
     p.add_argument("--pitch", type=int, help="target MIDI pitch (priors conditioned on pitch)")
     p.add_argument("--family", choices=NSYNTH_FAMILIES, help="target instrument family")
+    p.add_argument(
+        "--guidance",
+        type=float,
+        default=1.0,
+        help="how hard --pitch/--family steer (classifier-free guidance; 0 ignores them, 1 plain, > 1 stronger)",
+    )
     p.add_argument("--resynthesize", action="store_true", help="output the whole sound decoded by the codec")
     p.add_argument("--subtype", help="output sample type, e.g. PCM_16, PCM_24, FLOAT (default: the input's)")
     p.add_argument(

@@ -10,6 +10,10 @@ scatter-add; probabilities are additively smoothed and combined in log space, ex
 unknown (a hidden neighbour, a missing label) is marginalised out, which in Naive Bayes means dropping its
 term. Sampling a region is Gibbs sampling: cells coloured so that no two of one colour see each other are
 redrawn together, colour after colour, ``steps`` sweeps, after an initial draw given the outside only.
+
+Guidance: in Naive Bayes, ``log p(code | neighbours, labels) - log p(code | neighbours)`` is the labels' terms
+``log p(pitch | code) + log p(family | code)`` up to a constant, so classifier-free guidance with scale ``s``
+(``uncond + s * (cond - uncond)``) is exactly multiplying those two terms by ``s`` before normalising.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from spectrolab.priors.base import (
     check_sampling,
     check_sizes,
     gather_codes,
+    guided_conditioning,
     sample_codes,
 )
 
@@ -100,10 +105,17 @@ class NaiveBayesTables:
     starts: torch.Tensor
     class_log_prior: torch.Tensor
 
-    def scores(self, features: torch.Tensor) -> torch.Tensor:
-        """Unnormalised log p(code, features) (N, K) from feature values (N, F + 3): neighbours, row, pitch, family."""
+    def scores(self, features: torch.Tensor, *, guidance: float = 1.0) -> torch.Tensor:
+        """Unnormalised log p(code, features) (N, K) from feature values (N, F + 3): neighbours, row, pitch, family;
+        the pitch and family terms multiplied by ``guidance`` (classifier-free guidance, see the module docstring)."""
         index = features + self.starts
-        return nn.functional.embedding_bag(index, self.table, mode="sum") + self.class_log_prior
+        weights = None
+        if guidance != 1.0:
+            weights = torch.ones(index.shape, dtype=self.table.dtype, device=index.device)
+            weights[:, -2:] = guidance
+        return nn.functional.embedding_bag(index, self.table, mode="sum", per_sample_weights=weights) + (
+            self.class_log_prior
+        )
 
 
 class _GibbsSweep:
@@ -315,15 +327,22 @@ class NaiveBayesPrior(nn.Module):
         steps: int = 8,
         generator: torch.Generator | None = None,
         conditioning: Conditioning | None = None,
+        guidance: float = 1.0,
     ) -> torch.Tensor:
-        """Gibbs-resample the cells of ``region`` (B, H, W) bool for ``steps`` sweeps; other cells are kept."""
-        check_sampling(temperature=temperature, steps=steps)
+        """Gibbs-resample the cells of ``region`` (B, H, W) bool for ``steps`` sweeps; other cells are kept;
+        ``guidance`` scales the labels' terms (see the module docstring)."""
+        check_sampling(temperature=temperature, steps=steps, guidance=guidance)
         grids = check_grids(grids, self.codebook_size, height=self.height)
         region = check_region(region, grids)
         tables = self.tables()
-        features = self._features(grids, region, conditioning)
+        features = self._features(grids, region, guided_conditioning(conditioning, guidance))
         current = grids.clone()
-        current[region] = sample_codes(tables.scores(features[region]), temperature=temperature, generator=generator)
+
+        def draw(values: torch.Tensor) -> torch.Tensor:
+            scores = tables.scores(values, guidance=guidance)
+            return sample_codes(scores, temperature=temperature, generator=generator)
+
+        current[region] = draw(features[region])
         sweep = _GibbsSweep(current, region, self.offsets, codebook_size=self.codebook_size)
         value_of = torch.cat([self.neighbour_values, torch.tensor([self.num_values], device=grids.device)])
         colours = colour_classes(grids.shape[1], grids.shape[2], self.offsets).to(grids.device)[None].expand_as(region)
@@ -334,7 +353,5 @@ class NaiveBayesPrior(nn.Module):
                 if not bool(group.any()):
                     continue
                 features[group, : len(self.offsets)] = value_of[sweep.neighbours(group)]
-                sweep.set(
-                    group, sample_codes(tables.scores(features[group]), temperature=temperature, generator=generator)
-                )
+                sweep.set(group, draw(features[group]))
         return sweep.grids()

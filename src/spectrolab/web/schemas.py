@@ -17,6 +17,7 @@ from spectrolab.web.settings import Limits
 MAX_CELL_INDEX = 4096
 MAX_TEMPERATURE = 10.0
 MAX_STEPS = 64
+MAX_GUIDANCE = 10.0
 MAX_SEED = 2**32 - 1
 
 
@@ -40,6 +41,13 @@ class EditForm(AudioForm):
     seed: int = Field(0, ge=0, le=MAX_SEED, description="same seed, same result")
     pitch: int | None = Field(None, ge=0, le=127, description="target MIDI pitch")
     family: str | None = Field(None, json_schema_extra={"enum": list(NSYNTH_FAMILIES)}, description="target family")
+    guidance: float = Field(
+        1.0,
+        ge=0.0,
+        le=MAX_GUIDANCE,
+        allow_inf_nan=False,
+        description="how hard the targets steer (classifier-free guidance: 0 ignores them, 1 plain)",
+    )
     level: int = Field(0, ge=0, le=7, description="code level (0 = bottom, finest)")
 
     def edit_arguments(self) -> dict[str, object]:
@@ -130,6 +138,7 @@ class EditOut(BaseModel):
 class Bounds(BaseModel):
     temperature: tuple[float, float] = (0.0, MAX_TEMPERATURE)
     steps: tuple[int, int] = (1, MAX_STEPS)
+    guidance: tuple[float, float] = (0.0, MAX_GUIDANCE)
     seed: tuple[int, int] = (0, MAX_SEED)
     pitch: tuple[int, int] = (0, 127)
 

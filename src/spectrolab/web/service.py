@@ -272,6 +272,7 @@ class EditorService:
         seed: int = 0,
         pitch: int | None = None,
         family: str | None = None,
+        guidance: float = 1.0,
         level: int = 0,
     ) -> EditReply:
         """Resample the rectangle of cells of ``sound`` with ``prior``; see :func:`perform_edit`."""
@@ -286,6 +287,7 @@ class EditorService:
                 steps=steps,
                 seed=seed,
                 conditioning=Conditioning.from_names(pitch, family),
+                guidance=guidance,
             )
         return await self._off_loop(
             lambda: self.edit_sync(sound, cells=cells, prior=prior, options=options, queued=queued),
