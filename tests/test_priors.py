@@ -370,3 +370,19 @@ def test_transformer_trains_and_loss_drops(tmp_path):
     save_model_dir(model, tmp_path / "tf")
     loaded = load_model_dir(tmp_path / "tf").model
     torch.testing.assert_close(loaded.log_probs(grids[:2]), model.log_probs(grids[:2]))
+
+
+def test_bits_per_code_in_batches_is_the_mean_over_all_cells(grids, labels):
+    model = NaiveBayesPrior(codebook_size=K, height=H, offsets=OFFSETS).fit(grids, conditioning=labels)
+    expected = -model.log_prob(grids, conditioning=labels).double().mean().item() / math.log(2)
+    assert bits_per_code(model, grids, conditioning=labels, batch=7) == pytest.approx(expected, rel=1e-12)
+    assert bits_per_code(model, grids, batch=7) != pytest.approx(expected, rel=1e-6)  # the labels reach every batch
+
+
+def test_naive_bayes_fits_in_batches_exactly(grids, labels):
+    whole = NaiveBayesPrior(codebook_size=K, height=H, offsets=OFFSETS, neighbour_vocab=3)
+    parts = NaiveBayesPrior(codebook_size=K, height=H, offsets=OFFSETS, neighbour_vocab=3)
+    whole.fit(grids, conditioning=labels, batch=len(grids))
+    parts.fit(grids, conditioning=labels, batch=7)
+    for name, counts in whole.state_dict(keep_vars=True).items():
+        assert torch.equal(parts.state_dict()[name], counts), name

@@ -169,8 +169,16 @@ def gather_codes(log_probs: torch.Tensor, grids: torch.Tensor) -> torch.Tensor:
     return log_probs.gather(-1, grids.unsqueeze(-1)).squeeze(-1)
 
 
-def bits_per_code(prior: Prior, grids: torch.Tensor, *, conditioning: Conditioning | None = None) -> float:
-    """Mean negative log2-likelihood per cell of ``grids`` under ``prior.log_prob`` (lower is better)."""
+def bits_per_code(
+    prior: Prior, grids: torch.Tensor, *, conditioning: Conditioning | None = None, batch: int = 64
+) -> float:
+    """Mean negative log2-likelihood per cell of ``grids`` (B, H, W) under ``prior.log_prob`` (lower is better),
+    ``batch`` grids at a time (so that many grids fit in memory)."""
+    pitch, family = (conditioning or Conditioning()).labels(grids.shape[0], device=grids.device)
+    nats = torch.zeros((), dtype=torch.float64)
     with torch.no_grad():
-        nats = -prior.log_prob(grids, conditioning=conditioning).double().mean()
-    return float(nats) / math.log(2.0)
+        for start in range(0, grids.shape[0], batch):
+            part = slice(start, start + batch)
+            labels = Conditioning(pitch=pitch[part], family=family[part])
+            nats += -prior.log_prob(grids[part], conditioning=labels).double().sum()
+    return float(nats) / grids.numel() / math.log(2.0)

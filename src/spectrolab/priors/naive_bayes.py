@@ -243,13 +243,24 @@ class NaiveBayesPrior(nn.Module):
         return pitch.view(-1, 1, 1).expand_as(grids), family.view(-1, 1, 1).expand_as(grids)
 
     @torch.no_grad()
-    def fit(self, grids: torch.Tensor, *, conditioning: Conditioning | None = None) -> NaiveBayesPrior:
-        """Add every cell of ``grids`` (B, H, W) to the counts (labels counted where known); returns self."""
+    def fit(
+        self, grids: torch.Tensor, *, conditioning: Conditioning | None = None, batch: int = 4096
+    ) -> NaiveBayesPrior:
+        """Add every cell of ``grids`` (B, H, W) to the counts (labels counted where known), ``batch`` grids at
+        a time (the features of every cell at once would take GBs); returns self."""
         grids = check_grids(grids, self.codebook_size, height=self.height)
+        if self.neighbour_vocab is not None and float(self.class_counts.sum()) == 0:
+            self._choose_vocab(grids.reshape(-1))
+        pitch, family = (conditioning or Conditioning()).labels(grids.shape[0], device=grids.device)
+        for start in range(0, grids.shape[0], batch):
+            part = slice(start, start + batch)
+            self._count(grids[part], Conditioning(pitch=pitch[part], family=family[part]))
+        self._cache = None
+        return self
+
+    def _count(self, grids: torch.Tensor, conditioning: Conditioning) -> None:
         k = self.codebook_size
         codes = grids.reshape(-1)
-        if self.neighbour_vocab is not None and float(self.class_counts.sum()) == 0:
-            self._choose_vocab(codes)
         neighbours = self._neighbour_features(grids, None).reshape(codes.numel(), -1)
         feature = torch.arange(len(self.offsets), device=grids.device)
         _add_counts(self.neighbour_counts, ((feature * (self.num_values + 1) + neighbours) * k + codes[:, None]))
@@ -259,8 +270,6 @@ class NaiveBayesPrior(nn.Module):
         for counts, labels in ((self.pitch_counts, pitch.reshape(-1)), (self.family_counts, family.reshape(-1))):
             known = labels >= 0
             _add_counts(counts, labels[known] * k + codes[known])
-        self._cache = None
-        return self
 
     def _choose_vocab(self, codes: torch.Tensor) -> None:
         """Give the ``neighbour_vocab`` most frequent codes values 0..vocab-1 and every other code the value vocab."""
