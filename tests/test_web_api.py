@@ -7,6 +7,7 @@ import base64
 import hashlib
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -22,8 +23,10 @@ import soundfile as sf
 import torch
 from fastapi.testclient import TestClient
 
+import spectrolab.web
 from spectrolab.cli.main import main
 from spectrolab.cli.serve import exposure_warning
+from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_TEMPERATURE
 from spectrolab.web import Limits, WebSettings, create_app
 from spectrolab.web.cache import LRUCache
 from spectrolab.web.examples import BUNDLED_EXAMPLE
@@ -358,3 +361,10 @@ def test_serve_command_with_two_workers(tmp_path):
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=60)[0]
     assert "spectrolab editor at http://127.0.0.1:" in output
+
+
+def test_the_page_starts_from_the_library_defaults():
+    """The editor's inputs start at the sampling defaults BlurOptions, the CLI and the API share."""
+    page = (Path(spectrolab.web.__file__).parent / "static" / "index.html").read_text()
+    for name, value in (("temperature", DEFAULT_TEMPERATURE), ("steps", DEFAULT_STEPS), ("guidance", DEFAULT_GUIDANCE)):
+        assert re.search(rf'id="{name}" type="number" value="{value:g}"', page), name

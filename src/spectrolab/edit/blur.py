@@ -16,6 +16,7 @@ from spectrolab.edit.region import CellRegion, Region, cells_to_region, region_t
 from spectrolab.errors import ConfigError, ModelError
 from spectrolab.priors.api import check_prior_codec
 from spectrolab.priors.base import Conditioning, Prior
+from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_TEMPERATURE
 
 
 @dataclass(frozen=True)
@@ -85,11 +86,11 @@ class BlurOptions:
     codec's codes."""
 
     level: int = 0
-    temperature: float = 1.0
-    steps: int = 8
+    temperature: float = DEFAULT_TEMPERATURE
+    steps: int = DEFAULT_STEPS
     seed: int = 0
     conditioning: Conditioning | None = None
-    guidance: float = 1.0
+    guidance: float = DEFAULT_GUIDANCE
     allow_codec_mismatch: bool = False
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from spectrolab import __version__
 from spectrolab.data.nsynth import NSYNTH_FAMILIES
+from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_TEMPERATURE
 from spectrolab.web.service import Analysis, EditReply, GridView
 from spectrolab.web.settings import Limits
 
@@ -36,13 +37,15 @@ class EditForm(AudioForm):
     col_start: int = Field(ge=0, le=MAX_CELL_INDEX, description="first time cell")
     col_stop: int = Field(ge=1, le=MAX_CELL_INDEX, description="time cell after the last")
     prior: Literal["nb", "transformer"] = Field("nb", description="Naive Bayes or the masked-code Transformer")
-    temperature: float = Field(1.0, gt=0.0, le=MAX_TEMPERATURE, allow_inf_nan=False)
-    steps: int = Field(8, ge=1, le=MAX_STEPS, description="Gibbs sweeps (nb) or unmasking steps (transformer)")
+    temperature: float = Field(DEFAULT_TEMPERATURE, gt=0.0, le=MAX_TEMPERATURE, allow_inf_nan=False)
+    steps: int = Field(
+        DEFAULT_STEPS, ge=1, le=MAX_STEPS, description="Gibbs sweeps (nb) or unmasking steps (transformer)"
+    )
     seed: int = Field(0, ge=0, le=MAX_SEED, description="same seed, same result")
     pitch: int | None = Field(None, ge=0, le=127, description="target MIDI pitch")
     family: str | None = Field(None, json_schema_extra={"enum": list(NSYNTH_FAMILIES)}, description="target family")
     guidance: float = Field(
-        1.0,
+        DEFAULT_GUIDANCE,
         ge=0.0,
         le=MAX_GUIDANCE,
         allow_inf_nan=False,
