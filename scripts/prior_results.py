@@ -34,6 +34,7 @@ from spectrolab.edit.region import Region
 from spectrolab.models import create_model
 from spectrolab.priors import Prior, bits_per_code
 from spectrolab.priors.api import load_prior
+from spectrolab.sampling import DEFAULT_STEPS, DEFAULT_TEMPERATURE
 from spectrolab.tag.aggregate import aggregate
 from spectrolab.tag.inference import song_chunk_logits
 from spectrolab.tag.predict import Tagger, load_tagger
@@ -51,19 +52,18 @@ def spread(grids: EncodedGrids, count: int) -> EncodedGrids:
     return grids.subset(torch.linspace(0, len(grids.grids) - 1, min(count, len(grids.grids))).round().long())
 
 
-def nll_rows(priors: dict[str, Prior], test: EncodedGrids, *, subset: int, label: str) -> list[str]:
-    """Table rows: bits/code on all test grids (not for the transformer) and on an evenly spread subset,
-    without and with the labels."""
-    some = spread(test, subset)
+def nll_rows(priors: dict[str, Prior], test: EncodedGrids, *, subset: int, labelled: int, label: str) -> list[str]:
+    """Table rows: bits/code on all test grids (not for the transformer), without and with the labels, on an
+    evenly spread subset without them, and on a smaller spread subset with them."""
+    some, fewer = spread(test, subset), spread(test, labelled)
     rows = []
     for name, prior in priors.items():
-        scored = [test, some] if name != "transformer" else [None, some]
+        whole = name != "transformer"
         cells = [
-            "- | -"
-            if grids is None
-            else f"{bits_per_code(prior, grids.grids):.3f} | "
-            f"{bits_per_code(prior, grids.grids, conditioning=grids.conditioning):.3f}"
-            for grids in scored
+            f"{bits_per_code(prior, test.grids):.3f}" if whole else "-",
+            f"{bits_per_code(prior, test.grids, conditioning=test.conditioning):.3f}" if whole else "-",
+            f"{bits_per_code(prior, some.grids):.3f}",
+            f"{bits_per_code(prior, fewer.grids, conditioning=fewer.conditioning):.3f}",
         ]
         rows.append(f"| {label} | {name} | {' | '.join(cells)} |")
         print(rows[-1], flush=True)
@@ -140,7 +140,7 @@ def predicted_families(tagger: Tagger, waves: list[torch.Tensor]) -> list[int]:
 
 
 def spectral_change_rows(
-    codec: Codec, priors: dict[str, Prior], dataset: NSynthDataset, tagger: Tagger, *, notes: int
+    codec: Codec, priors: dict[str, Prior], dataset: NSynthDataset, tagger: Tagger, *, notes: int, options: BlurOptions
 ) -> list[str]:
     """Per region and output: mean dB change outside and inside the edited cells, and how often the tagger's
     family for the output agrees with its family for the original note."""
@@ -156,7 +156,7 @@ def spectral_change_rows(
                 round_trip = codec.decode(codec.encode(wave))
             outputs = {"codec round trip (no edit)": round_trip}
             for name, prior in priors.items():
-                edited = blur(wave, codec=codec, prior=prior, region=region, options=BlurOptions())
+                edited = blur(wave, codec=codec, prior=prior, region=region, options=options)
                 outputs[f"blur, {name}"] = edited.wave
             inside = region_mask(edited.region, rep, reference.shape[-1])
             original, *families = predicted_families(tagger, [wave[0]] + [out[0] for out in outputs.values()])
@@ -179,7 +179,10 @@ def main() -> None:
     parser.add_argument("--nb", default="nb")
     parser.add_argument("--transformer", default="transformer")
     parser.add_argument("--subset", type=int, default=200, help="test grids every prior (transformer too) scores")
-    parser.add_argument("--library-subset", type=int, default=40, help="the same, of the other library")
+    parser.add_argument("--labelled", type=int, default=50, help="test grids scored given their labels")
+    parser.add_argument("--library-subset", type=int, default=40, help="grids of the other library scored")
+    parser.add_argument("--ablation", type=int, default=2000, help="test grids scoring the NB neighbourhoods")
+    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="of the edits")
     parser.add_argument("--edit-notes", type=int, default=16, help="test notes edited for the spectral change")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="results/priors.md")
@@ -192,33 +195,37 @@ def main() -> None:
     unigram = create_model("prior_unigram", codebook_size=size, height=height, alpha=0.1).fit(train.grids)
     priors: dict[str, Prior] = {"naive bayes": load_prior(args.nb), "transformer": load_prior(args.transformer)}
     scored = {"unigram (row only)": unigram, **priors}
-    nll = nll_rows(scored, test, subset=args.subset, label=f"unseen programs ({len(test.grids)})")
+    counts = {"subset": args.subset, "labelled": args.labelled}
+    nll = nll_rows(scored, test, **counts, label=f"unseen programs ({len(test.grids)})")
     library = ""
     if args.library:
         other = library_grids(Path(args.library), codec, cache=Path(args.cache), every=args.library_every)
         label = f"other library ({len(other.grids)})"
-        nll += nll_rows(scored, other, subset=args.library_subset, label=label)
-        library = f"; the other library's grids are scored on {min(args.library_subset, len(other.grids))}"
-    ablation = neighbourhood_rows(train, test, codebook_size=size)
+        few = min(args.library_subset, args.labelled)
+        nll += nll_rows(scored, other, subset=args.library_subset, labelled=few, label=label)
+        library = f" (the other library: {min(args.library_subset, len(other.grids))} and {few})"
+    ablation = neighbourhood_rows(train, spread(test, args.ablation), codebook_size=size)
     dataset = NSynthDataset(args.data, "test", fields=())
-    change = spectral_change_rows(codec, priors, dataset, load_tagger(), notes=args.edit_notes)
+    options = BlurOptions(temperature=args.temperature)
+    change = spectral_change_rows(codec, priors, dataset, load_tagger(), notes=args.edit_notes, options=options)
     print("\n".join(change), flush=True)
     lines = [
         f"Priors over the {height} x {train.grids.shape[2]} grid of {size} codes of the shipped codec; "
         f"trained on all {len(train.grids)} train notes, scored on the {len(test.grids)} test notes of "
         "unseen programs.",
         "",
-        "| grids | prior | bits/code, all | same, given pitch + family | bits/code, spread subset "
-        "| same, given pitch + family |",
+        f"| grids | prior | bits/code, all | same, given pitch + family | bits/code, {args.subset} spread "
+        f"| same, {args.labelled} spread, given pitch + family |",
         "|---|---|---|---|---|---|",
         *nll,
         "",
         f"Bits per code: mean -log2 p(code | all other cells); a uniform guess costs {math.log2(size):.0f} bits. "
-        f"The transformer hides each cell alone in turn (one sequence per cell), so it is scored on the spread "
-        f"subset only: {min(args.subset, len(test.grids))} test grids evenly spread over the split{library}. "
-        + ratio_line(nll),
+        f"The transformer hides each cell alone in turn (one sequence per cell), so it is scored on test grids "
+        f"evenly spread over the split only: {min(args.subset, len(test.grids))} without labels, "
+        f"{min(args.labelled, len(test.grids))} with them{library}. " + ratio_line(nll),
         "",
-        f"Naive Bayes neighbourhoods (alpha 1), bits/code on all {len(test.grids)} test grids:",
+        f"Naive Bayes neighbourhoods (alpha 1, fitted on all train grids), bits/code on "
+        f"{min(args.ablation, len(test.grids))} test grids spread over the split:",
         "",
         "| neighbours | bits/code |",
         "|---|---|",
@@ -226,9 +233,9 @@ def main() -> None:
         "",
         f"Spectral change on {args.edit_notes} test notes: mean |log-mel difference| (dB, floored 80 dB below "
         "peak) to the original audio, outside and inside the edited cells' span (the requested region rounded out "
-        "to whole cells; the code-grid edit alone, decoded whole; temperature, steps and guidance at their "
-        "defaults, seed 0), and how often the shipped tagger (assets/tagger_default, its highest-scoring of the "
-        "11 family tags) gives the output the family it gives the original note:",
+        f"to whole cells; the code-grid edit alone, decoded whole; temperature {args.temperature:g}, "
+        f"{DEFAULT_STEPS} steps, seed 0), and how often the shipped tagger (assets/tagger_default, its "
+        "highest-scoring of the 11 family tags) gives the output the family it gives the original note:",
         "",
         "| region | output | outside (dB) | inside (dB) | tagger's family agrees with the original's |",
         "|---|---|---|---|---|",

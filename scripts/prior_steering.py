@@ -3,7 +3,7 @@
 1. Conditioning. Each of ``--notes`` notes of unseen programs (the test split, MIDI 48-72, spread over it) is
    regenerated whole (all cells, as ``spectrolab blur --pitch P`` without --time/--freq does) towards three
    target pitches ``P`` = note + (-12, +5, +12) semitones. A trial hits when the result's median pYIN f0 over
-   0.5-2.5 s is within 0.5 semitone of ``P``; rates are over the pitched trials (pYIN voices at least half the
+   1-2 s is within 0.5 semitone of ``P``; rates are over the pitched trials (pYIN voices at least half the
    frames). Both priors, each guidance scale and temperature. With ``--tagger DIR`` (a notes tagger), each
    note is also regenerated with ``--family F`` for three families other than its own, a hit being the
    tagger's top family ``F``; without it that column says it was not measured.
@@ -49,7 +49,7 @@ from prior_results import predicted_families  # noqa: E402
 TARGET_OFFSETS = (-12, 5, 12)
 FAMILY_OFFSETS = (1, 4, 7)  # target families: the note's own index + these, modulo 11
 SEAMLESS_REGION = Region(start_s=1.0, stop_s=2.0, low_hz=0.0, high_hz=2000.0)
-PITCH_SPAN_S = (0.5, 2.5)
+PITCH_SPAN_S = (1.0, 2.0)  # in the held part of every note
 SEMITONES, DECIBELS, FLUX_RATIO = 0.5, 3.0, 1.5
 
 
