@@ -235,14 +235,14 @@ def main() -> None:
     priors: dict[str, Prior] = {"nb": load_prior(args.nb), "transformer": load_prior(args.transformer)}
     family_of = None
     tagger_note = "The --family column needs a notes tagger (--tagger DIR); none was given, so it was not measured."
-    if args.tagger and Path(args.tagger).is_dir():
+    if args.tagger and (Path(args.tagger) / "config.json").is_file():
         from spectrolab.tag.predict import load_tagger
 
         tagger = load_tagger(args.tagger)
         family_of = lambda waves: predicted_families(tagger, [torch.from_numpy(w).float() for w in waves])  # noqa: E731
         tagger_note = f"Family hits: the top family of the notes tagger `{args.tagger}`."
     elif args.tagger:
-        tagger_note = f"The notes tagger `{args.tagger}` does not exist; the --family column was not measured."
+        tagger_note = f"There is no tagger in `{args.tagger}`; the --family column was not measured."
     fields = ("pitch", "instrument_family")
     sets = [("unseen programs", NSynthDataset(args.data, "test", fields=fields), args.notes, args.seamless_notes)]
     if args.library:
