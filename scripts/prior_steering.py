@@ -39,12 +39,13 @@ from spectrolab.edit.blur import BlurOptions
 from spectrolab.edit.editor import edit_audio
 from spectrolab.edit.measures import edge_flux_db, median_midi, region_level_db
 from spectrolab.edit.region import Region
+from spectrolab.plot import Panel, save_panels
 from spectrolab.priors import Conditioning, Prior
 from spectrolab.priors.api import load_prior
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from prior_results import predicted_families  # noqa: E402
+from prior_results import log_mel_db, predicted_families  # noqa: E402
 
 TARGET_OFFSETS = (-12, 5, 12)
 FAMILY_OFFSETS = (1, 4, 7)  # target families: the note's own index + these, modulo 11
@@ -214,6 +215,33 @@ def seamless_rows(
     return rows
 
 
+def steering_figure(
+    dataset: NSynthDataset, index: int, *, codec: Codec, prior: Prior, setting: Setting, path: Path
+) -> Path:
+    """Log-mel spectrograms of a note and of its whole regenerations towards each target pitch."""
+    audio = io.read_native(dataset.audio_path(index))
+    whole = Region(start_s=0.0, stop_s=audio.duration, low_hz=0.0, high_hz=audio.sample_rate / 2)
+    pitch = dataset.examples[index]["pitch"]
+    waves = [(f"original (MIDI {pitch})", mono(audio))]
+    for k, offset in enumerate(TARGET_OFFSETS):
+        labels = Conditioning.from_names(pitch + offset, None)
+        out = edit(audio, codec=codec, prior=prior, region=whole, setting=setting, seed=k, conditioning=labels)
+        found = pitch_of(out, audio.sample_rate, PITCH_SPAN_S)
+        heard = "unpitched" if found is None else f"pYIN {found:.1f}"
+        waves.append((f"{setting.prior}, --pitch {pitch + offset} ({heard})", out))
+    rep = codec.representation
+    panels = [
+        Panel(
+            image=log_mel_db(torch.from_numpy(wave).float()[None], rep),
+            title=title,
+            seconds=audio.duration,
+            row_hz=rep.frequencies(),
+        )
+        for title, wave in waves
+    ]
+    return save_panels(panels, path, force=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="data/notes3", help="NSynth-format dataset the priors were trained on")
@@ -229,6 +257,7 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, nargs="+", default=[1.0, 3.0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="results/prior_steering.md")
+    parser.add_argument("--figure", default="docs/prior_steering.png", help="a note regenerated towards each target")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     codec = load_codec(args.codec)
@@ -260,6 +289,10 @@ def main() -> None:
             dataset, spread_notes(dataset, seamless_notes, pitches=range(36, 85)), codec=codec, priors=priors,
             settings=plain, label=label,
         )  # fmt: skip
+    first = spread_notes(sets[0][1], args.notes, pitches=range(48, 73))[0]
+    shown = Setting("transformer", max(args.temperatures), max(args.guidance))
+    print(steering_figure(sets[0][1], first, codec=codec, prior=priors["transformer"], setting=shown,
+                          path=ROOT / args.figure))  # fmt: skip
     offsets = ", ".join(f"{o:+d}" for o in TARGET_OFFSETS)
     lines = [
         f"Conditioning: whole 4 s notes (MIDI 48-72, {args.notes} of unseen programs"
