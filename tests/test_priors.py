@@ -54,7 +54,8 @@ def sklearn_features(grids: torch.Tensor, offsets, labels: Conditioning | None =
     columns = [neighbours, rows]
     if labels is not None:
         assert labels.pitch is not None and labels.family is not None
-        columns += [labels.pitch.view(-1, 1, 1).expand_as(grids).reshape(-1, 1)]
+        pitch = labels.pitch.view(-1, 1, 1).expand_as(grids).reshape(-1, 1)
+        columns += [pitch * H + rows]  # the (pitch, row) pair
         columns += [labels.family.view(-1, 1, 1).expand_as(grids).reshape(-1, 1)]
     return torch.cat(columns, dim=1).numpy()
 
@@ -71,7 +72,7 @@ def test_naive_bayes_equals_sklearn_categorical_nb(grids, labels, with_labels):
     model = NaiveBayesPrior(codebook_size=K, height=H, offsets=OFFSETS, alpha=0.7).double()
     model.fit(grids, conditioning=conditioning)
     features = sklearn_features(grids, OFFSETS, conditioning)
-    categories = [K + 1] * len(OFFSETS) + [H] + ([128, 11] if with_labels else [])
+    categories = [K + 1] * len(OFFSETS) + [H] + ([128 * H, 11] if with_labels else [])
     reference = reference_nb(model, features, grids.reshape(-1).numpy(), categories)
     held_out = structured_grids(10, seed=5)
     held_labels = Conditioning(pitch=labels.pitch[:10], family=labels.family[:10]) if with_labels else None

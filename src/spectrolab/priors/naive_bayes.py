@@ -1,19 +1,21 @@
-"""Naive Bayes over a cell's neighbourhood: p(code | neighbour codes, row, pitch, family).
+"""Naive Bayes over a cell's neighbourhood: p(code | neighbour codes, row, (pitch, row), family).
 
 Each cell is one example; its class is its code and its categorical features are the codes at a configurable
 set of offsets ``(d_row, d_col)`` (one more value where the offset falls outside the grid), its row index and,
-when known, the grid's pitch and instrument family. With ``neighbour_vocab`` set, a neighbour's value is its
-code only for the ``neighbour_vocab`` codes most frequent in the first fitted data and one shared "rare" value
-otherwise, which keeps the tables of large codebooks small. Fitting counts (feature, value, class) triples with one
-scatter-add; probabilities are additively smoothed and combined in log space, exactly as scikit-learn's
-``CategoricalNB`` does with ``class_prior`` set to the smoothed class frequencies. A feature whose value is
-unknown (a hidden neighbour, a missing label) is marginalised out, which in Naive Bayes means dropping its
-term. Sampling a region is Gibbs sampling: cells coloured so that no two of one colour see each other are
-redrawn together, colour after colour, ``steps`` sweeps, after an initial draw given the outside only.
+when known, the grid's pitch jointly with the row (one value per pair: which codes a band holds depends on
+where the note's harmonics fall, so a pitch alone says little about a cell) and the instrument family. With
+``neighbour_vocab`` set, a neighbour's value is its code only for the ``neighbour_vocab`` codes most frequent
+in the first fitted data and one shared "rare" value otherwise, which keeps the tables of large codebooks
+small. Fitting counts (feature, value, class) triples with one scatter-add per batch of grids; probabilities
+are additively smoothed and combined in log space, exactly as scikit-learn's ``CategoricalNB`` does with
+``class_prior`` set to the smoothed class frequencies. A feature whose value is unknown (a hidden neighbour,
+a missing label) is marginalised out, which in Naive Bayes means dropping its term. Sampling a region is
+Gibbs sampling: cells coloured so that no two of one colour see each other are redrawn together, colour after
+colour, ``steps`` sweeps, after an initial draw given the outside only.
 
 Guidance: in Naive Bayes, ``log p(code | neighbours, labels) - log p(code | neighbours)`` is the labels' terms
-``log p(pitch | code) + log p(family | code)`` up to a constant, so classifier-free guidance with scale ``s``
-(``uncond + s * (cond - uncond)``) is exactly multiplying those two terms by ``s`` before normalising.
+``log p(pitch, row | code) + log p(family | code)`` up to a constant, so classifier-free guidance with scale
+``s`` (``uncond + s * (cond - uncond)``) is exactly multiplying those two terms by ``s`` before normalising.
 """
 
 from __future__ import annotations
@@ -98,7 +100,8 @@ def log_table(counts: torch.Tensor, alpha: float) -> torch.Tensor:
 @dataclass(frozen=True)
 class NaiveBayesTables:
     """All log p(value | class) tables stacked in ``table`` (R, K): each neighbour's V + 2 values (the last,
-    "hidden", all zeros), the H rows, 129 pitches and 12 families (the last, "unknown", zeros); ``starts``
+    "hidden", all zeros), the H rows, 128 H + 1 (pitch, row) pairs and 12 families (the last, "unknown",
+    zeros); ``starts``
     (F + 3,) is where each feature's block begins; ``class_log_prior`` (K,)."""
 
     table: torch.Tensor
@@ -106,8 +109,9 @@ class NaiveBayesTables:
     class_log_prior: torch.Tensor
 
     def scores(self, features: torch.Tensor, *, guidance: float = 1.0) -> torch.Tensor:
-        """Unnormalised log p(code, features) (N, K) from feature values (N, F + 3): neighbours, row, pitch, family;
-        the pitch and family terms multiplied by ``guidance`` (classifier-free guidance, see the module docstring)."""
+        """Unnormalised log p(code, features) (N, K) from feature values (N, F + 3): neighbours, row, (pitch, row),
+        family; the (pitch, row) and family terms multiplied by ``guidance`` (classifier-free guidance, see the
+        module docstring)."""
         index = features + self.starts
         weights = None
         if guidance != 1.0:
@@ -185,11 +189,12 @@ def _with_zero_row(table: torch.Tensor) -> torch.Tensor:
 
 
 class NaiveBayesPrior(nn.Module):
-    """Categorical Naive Bayes over neighbour codes, row, pitch and family, with additive smoothing ``alpha``.
+    """Categorical Naive Bayes over neighbour codes, row, (pitch, row) and family; additive smoothing ``alpha``.
 
     Buffers hold counts: ``class_counts`` (K,), ``neighbour_counts`` (F, V + 1, K), ``row_counts`` (H, K),
-    ``pitch_counts`` (128, K), ``family_counts`` (11, K), value-major, class last; and ``neighbour_values``
-    (K,), the neighbour value (0..V-1) of each code, ``V`` being ``K`` or ``neighbour_vocab + 1``.
+    ``pitch_counts`` (128 H, K) (value ``pitch * H + row``), ``family_counts`` (11, K), value-major, class last;
+    and ``neighbour_values`` (K,), the neighbour value (0..V-1) of each code, ``V`` being ``K`` or
+    ``neighbour_vocab + 1``.
     """
 
     neighbour_values: torch.Tensor
@@ -223,7 +228,7 @@ class NaiveBayesPrior(nn.Module):
         self.register_buffer("class_counts", torch.zeros(k))
         self.register_buffer("neighbour_counts", torch.zeros(len(self.offsets), self.num_values + 1, k))
         self.register_buffer("row_counts", torch.zeros(height, k))
-        self.register_buffer("pitch_counts", torch.zeros(NUM_PITCHES, k))
+        self.register_buffer("pitch_counts", torch.zeros(NUM_PITCHES * height, k))
         self.register_buffer("family_counts", torch.zeros(NUM_FAMILIES, k))
         self._cache: tuple[int, NaiveBayesTables] | None = None
         self.register_state_dict_post_hook(_sparse_counts)
@@ -238,9 +243,11 @@ class NaiveBayesPrior(nn.Module):
         return torch.arange(self.height, device=grids.device).view(1, -1, 1).expand_as(grids)
 
     def _labels(self, grids: torch.Tensor, conditioning: Conditioning | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-cell pitch and family (B, H, W), -1 where unknown."""
+        """Per-cell (pitch, row) value ``pitch * H + row`` and family (B, H, W), -1 where unknown."""
         pitch, family = (conditioning or Conditioning()).labels(grids.shape[0], device=grids.device)
-        return pitch.view(-1, 1, 1).expand_as(grids), family.view(-1, 1, 1).expand_as(grids)
+        pitch = pitch.view(-1, 1, 1).expand_as(grids)
+        pitch_row = torch.where(pitch >= 0, pitch * self.height + self._rows(grids), -1)
+        return pitch_row, family.view(-1, 1, 1).expand_as(grids)
 
     @torch.no_grad()
     def fit(
@@ -306,9 +313,9 @@ class NaiveBayesPrior(nn.Module):
     def _features(
         self, grids: torch.Tensor, hidden: torch.Tensor | None, conditioning: Conditioning | None
     ) -> torch.Tensor:
-        """Feature values (B, H, W, F + 3): neighbours, row, pitch, family; unknowns point at the zero rows."""
-        pitch, family = self._labels(grids, conditioning)
-        labels = [self._rows(grids), pitch % (NUM_PITCHES + 1), family % (NUM_FAMILIES + 1)]
+        """Feature values (B, H, W, F + 3): neighbours, row, (pitch, row), family; unknowns point at the zero rows."""
+        pitch_row, family = self._labels(grids, conditioning)
+        labels = [self._rows(grids), pitch_row % (NUM_PITCHES * self.height + 1), family % (NUM_FAMILIES + 1)]
         return torch.cat([self._neighbour_features(grids, hidden), torch.stack(labels, dim=-1)], dim=-1)
 
     def log_probs(
