@@ -14,7 +14,7 @@ from spectrolab.errors import ConfigError, ModelError
 from spectrolab.models import create_model, list_models, load_model_dir, save_model_dir
 from spectrolab.priors import Conditioning, NaiveBayesPrior, Prior, UnigramPrior, bits_per_code
 from spectrolab.priors.base import sample_codes
-from spectrolab.priors.naive_bayes import colour_classes, neighbour_codes
+from spectrolab.priors.naive_bayes import colour_classes, neighbour_codes, varint_decode, varint_encode
 from spectrolab.priors.transformer import centred_window, edit_windows, score_windows
 from spectrolab.training.prior import EncodedGrids, TrainingBudget, random_hidden, train_transformer_prior
 
@@ -387,3 +387,13 @@ def test_naive_bayes_fits_in_batches_exactly(grids, labels):
     parts.fit(grids, conditioning=labels, batch=7)
     for name, counts in whole.state_dict(keep_vars=True).items():
         assert torch.equal(parts.state_dict()[name], counts), name
+
+
+def test_varint_round_trip_and_sizes():
+    values = torch.tensor([0, 1, 127, 128, 16383, 16384, 2**21 - 1, 2**21, 2**35 + 7, 5])
+    data = varint_encode(values)
+    assert data.dtype == torch.uint8 and data.numel() == 1 + 1 + 1 + 2 + 2 + 3 + 3 + 4 + 6 + 1
+    assert torch.equal(varint_decode(data), values)
+    assert torch.equal(varint_encode(torch.tensor([300])), torch.tensor([0xAC, 0x02], dtype=torch.uint8))  # LEB128
+    many = torch.randint(0, 2**20, (5000,), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(varint_decode(varint_encode(many)), many)

@@ -157,25 +157,57 @@ class _GibbsSweep:
 _COUNTS = ("class_counts", "neighbour_counts", "row_counts", "pitch_counts", "family_counts")
 
 
+def varint_encode(values: torch.Tensor) -> torch.Tensor:
+    """Non-negative integers (N,) as LEB128 bytes (uint8): 7 bits a byte, low bits first, the high bit set on
+    every byte but a value's last; small values take one byte."""
+    values = values.long().reshape(-1)
+    if bool((values < 0).any()):
+        raise ValueError("varint_encode takes non-negative integers")
+    sizes = torch.ones_like(values)
+    while True:  # bytes each value needs: grow those that do not fit yet
+        short = (values >> (7 * sizes)) > 0
+        if not bool(short.any()):
+            break
+        sizes = sizes + short.long()
+    k = torch.arange(int(sizes.max()) if values.numel() else 1)
+    chunks = (values[:, None] >> (7 * k)) & 0x7F
+    more = k[None, :] < sizes[:, None] - 1
+    used = k[None, :] < sizes[:, None]
+    return (chunks | (more.long() << 7))[used].to(torch.uint8)
+
+
+def varint_decode(data: torch.Tensor) -> torch.Tensor:
+    """The integers (N,) int64 of :func:`varint_encode`'s bytes."""
+    data = data.long().reshape(-1)
+    last = (data & 0x80) == 0
+    group = torch.cumsum(last.long(), 0) - last.long()  # which value each byte belongs to
+    starts = torch.nonzero(torch.cat([torch.tensor([True]), last[:-1]])).squeeze(1)
+    position = torch.arange(data.numel()) - starts[group]
+    out = torch.zeros(int(last.sum()), dtype=torch.long)
+    return out.index_add_(0, group, (data & 0x7F) << (7 * position))
+
+
 def _sparse_counts(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
-    """State-dict hook: store each count table as its non-zero flat positions and counts (int32), which keeps
-    the saved tables of a large codebook a few MB; :func:`_dense_counts` restores them on loading."""
+    """State-dict hook: store each count table as the gaps between its non-zero flat positions and their
+    counts, both as varint bytes (:func:`varint_encode`), about 2.5 bytes a non-zero count, which keeps the
+    saved tables of a large codebook a few MB; :func:`_dense_counts` restores them on loading."""
     for name in _COUNTS:
-        dense = state_dict.pop(prefix + name).reshape(-1)
+        dense = state_dict.pop(prefix + name).reshape(-1).round().long()
         index = dense.nonzero().squeeze(1)
-        state_dict[f"{prefix}{name}_index"] = index.int()
-        state_dict[f"{prefix}{name}_count"] = dense[index].round().int()
+        gaps = torch.diff(index, prepend=torch.tensor([-1], device=index.device))
+        state_dict[f"{prefix}{name}_gaps"] = varint_encode(gaps.cpu())
+        state_dict[f"{prefix}{name}_counts"] = varint_encode(dense[index].cpu())
 
 
 def _dense_counts(module: nn.Module, state_dict: dict, prefix: str, *args: object) -> None:
-    """Load-state-dict pre-hook: rebuild each dense count table of ``module`` from its sparse form."""
+    """Load-state-dict pre-hook: rebuild each dense count table of ``module`` from its varint form."""
     for name in _COUNTS:
-        index, count = state_dict.pop(f"{prefix}{name}_index", None), state_dict.pop(f"{prefix}{name}_count", None)
-        if index is not None and count is not None:
+        gaps, counts = state_dict.pop(f"{prefix}{name}_gaps", None), state_dict.pop(f"{prefix}{name}_counts", None)
+        if gaps is not None and counts is not None:
             target = getattr(module, name)
-            dense = torch.zeros(target.numel(), dtype=target.dtype, device=index.device)
-            dense[index.long()] = count.to(target.dtype)
-            state_dict[prefix + name] = dense.view_as(target)
+            dense = torch.zeros(target.numel(), dtype=target.dtype)
+            dense[torch.cumsum(varint_decode(gaps), 0) - 1] = varint_decode(counts).to(target.dtype)
+            state_dict[prefix + name] = dense.view_as(target).to(target.device)
 
 
 def _add_counts(counts: torch.Tensor, flat_index: torch.Tensor) -> None:
