@@ -252,7 +252,7 @@ def main() -> None:
     parser.add_argument("--tagger", help="notes tagger directory for the --family column (skipped if absent)")
     parser.add_argument("--notes", type=int, default=20, help="notes regenerated towards each target pitch")
     parser.add_argument("--seamless-notes", type=int, default=30, help="notes edited for the seamlessness table")
-    parser.add_argument("--library-notes", type=int, default=10, help="notes per table of the other library")
+    parser.add_argument("--library-notes", type=int, default=6, help="notes per table of the other library")
     parser.add_argument("--temperatures", type=float, nargs="+", default=[0.7, 1.0])
     parser.add_argument("--guidance", type=float, nargs="+", default=[1.0, 3.0])
     parser.add_argument("--threads", type=int, default=1)
