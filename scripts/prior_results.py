@@ -2,11 +2,14 @@
 
 1. Held-out negative log-likelihood in bits per code on the test split (programs unseen in training): each
    cell's log p(code | every other cell) under the position-only unigram (fitted here on the train split),
-   the shipped Naive Bayes and the shipped Transformer, without and with the note's pitch and family.
-2. Latency of one edit of a 4 s note, file to file (benchmarks/bench_edit_latency.py), median over runs.
-3. How well an edit keeps the sound: mean absolute log-mel difference (dB) to the original audio, outside
+   the shipped Naive Bayes and the shipped Transformer, without and with the note's pitch and family. The
+   Transformer hides each cell alone in turn (one sequence per cell), so it is scored on ``--subset`` test
+   grids spread evenly over the split, Naive Bayes on all of them and on that subset too; with ``--library``,
+   also on every ``--library-every``-th test note of another sample library (encoded here, then cached).
+2. How well an edit keeps the sound: mean absolute log-mel difference (dB) to the original audio, outside
    and inside the edited region, for the codec's plain round trip and for the edit with each prior; and
    whether the shipped tagger's instrument family for the output agrees with its family for the original.
+   (The edit's latency is results/edit_latency.md, by benchmarks/bench_edit_latency.py.)
 
 Needs the encoded grids cached by scripts/train_priors.py (and its dataset for the audio).
 
@@ -21,7 +24,7 @@ import sys
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from spectrolab.audio.representations import Representation
 from spectrolab.codec import Codec, load_codec
@@ -31,30 +34,62 @@ from spectrolab.edit.region import Region
 from spectrolab.models import create_model
 from spectrolab.priors import Prior, bits_per_code
 from spectrolab.priors.api import load_prior
+from spectrolab.sampling import DEFAULT_STEPS, DEFAULT_TEMPERATURE
 from spectrolab.tag.aggregate import aggregate
 from spectrolab.tag.inference import song_chunk_logits
 from spectrolab.tag.predict import Tagger, load_tagger
-from spectrolab.training.prior import EncodedGrids
+from spectrolab.training.prior import EncodedGrids, encode_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bench_edit_latency import REGION, edit_latencies  # noqa: E402
+from bench_edit_latency import NOTE_REGION as REGION  # noqa: E402
 
 SMALL_REGION = Region(start_s=1.0, stop_s=1.5, low_hz=500.0, high_hz=1500.0)
 
 
-def nll_rows(priors: dict[str, Prior], test: EncodedGrids, *, subset: int) -> list[str]:
-    """Table rows: bits/code on all test grids (not for the slow transformer) and on an evenly spread subset,
-    without and with the labels."""
-    spread = test.subset(torch.linspace(0, len(test.grids) - 1, subset).long())
+def spread(grids: EncodedGrids, count: int) -> EncodedGrids:
+    """``count`` grids evenly spread over ``grids`` (all of them if there are fewer)."""
+    return grids.subset(torch.linspace(0, len(grids.grids) - 1, min(count, len(grids.grids))).round().long())
+
+
+def nll_rows(priors: dict[str, Prior], test: EncodedGrids, *, subset: int, labelled: int, label: str) -> list[str]:
+    """Table rows: bits/code on all test grids (not for the transformer), without and with the labels, on an
+    evenly spread subset without them, and on a smaller spread subset with them."""
+    some, fewer = spread(test, subset), spread(test, labelled)
     rows = []
     for name, prior in priors.items():
-        full = "-" if name == "transformer" else f"{bits_per_code(prior, test.grids):.3f}"
-        plain = bits_per_code(prior, spread.grids)
-        labelled = bits_per_code(prior, spread.grids, conditioning=spread.conditioning)
-        rows.append(f"| {name} | {full} | {plain:.3f} | {labelled:.3f} |")
+        whole = name != "transformer"
+        cells = [
+            f"{bits_per_code(prior, test.grids):.3f}" if whole else "-",
+            f"{bits_per_code(prior, test.grids, conditioning=test.conditioning):.3f}" if whole else "-",
+            f"{bits_per_code(prior, some.grids):.3f}",
+            f"{bits_per_code(prior, fewer.grids, conditioning=fewer.conditioning):.3f}",
+        ]
+        rows.append(f"| {label} | {name} | {' | '.join(cells)} |")
         print(rows[-1], flush=True)
     return rows
+
+
+def library_grids(folder: Path, codec: Codec, *, cache: Path, every: int) -> EncodedGrids:
+    """Every ``every``-th test note of another library, encoded (cached in ``cache``)."""
+    path = cache / f"library_{folder.name}_test_every{every}.safetensors"
+    if not path.is_file():
+        dataset = NSynthDataset(folder, "test", fields=("pitch", "instrument_family"))
+        encoded = encode_dataset(dataset, codec, indices=range(0, len(dataset), every))
+        save_file({k: v.contiguous() for k, v in encoded.tensors().items()}, str(path))
+    return EncodedGrids(**load_file(str(path)))
+
+
+def ratio_line(rows: list[str]) -> str:
+    """Transformer over Naive Bayes, on the subset both are scored on (without labels), per grid set."""
+    parts = []
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        if cells[1] == "naive bayes":
+            nb = float(cells[4])
+        elif cells[1] == "transformer":
+            parts.append(f"{cells[0]}: {float(cells[4]) / nb:.2f}x")
+    return "Transformer over Naive Bayes on the grids both score, without labels: " + ", ".join(parts) + "."
 
 
 NEIGHBOURHOODS = {
@@ -105,7 +140,7 @@ def predicted_families(tagger: Tagger, waves: list[torch.Tensor]) -> list[int]:
 
 
 def spectral_change_rows(
-    codec: Codec, priors: dict[str, Prior], dataset: NSynthDataset, tagger: Tagger, *, notes: int
+    codec: Codec, priors: dict[str, Prior], dataset: NSynthDataset, tagger: Tagger, *, notes: int, options: BlurOptions
 ) -> list[str]:
     """Per region and output: mean dB change outside and inside the edited cells, and how often the tagger's
     family for the output agrees with its family for the original note."""
@@ -121,7 +156,7 @@ def spectral_change_rows(
                 round_trip = codec.decode(codec.encode(wave))
             outputs = {"codec round trip (no edit)": round_trip}
             for name, prior in priors.items():
-                edited = blur(wave, codec=codec, prior=prior, region=region, options=BlurOptions())
+                edited = blur(wave, codec=codec, prior=prior, region=region, options=options)
                 outputs[f"blur, {name}"] = edited.wave
             inside = region_mask(edited.region, rep, reference.shape[-1])
             original, *families = predicted_families(tagger, [wave[0]] + [out[0] for out in outputs.values()])
@@ -136,14 +171,19 @@ def spectral_change_rows(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="out/prior_data/nsynth")
+    parser.add_argument("--data", default="data/notes3")
     parser.add_argument("--cache", default="out/prior_data/encoded")
+    parser.add_argument("--library", help="another sample library (NSynth format): its test split is scored too")
+    parser.add_argument("--library-every", type=int, default=10, help="score every N-th note of the library")
     parser.add_argument("--codec", help="codec directory (default: shipped)")
     parser.add_argument("--nb", default="nb")
     parser.add_argument("--transformer", default="transformer")
-    parser.add_argument("--subset", type=int, default=8, help="test grids every prior (transformer too) scores")
+    parser.add_argument("--subset", type=int, default=200, help="test grids every prior (transformer too) scores")
+    parser.add_argument("--labelled", type=int, default=50, help="test grids scored given their labels")
+    parser.add_argument("--library-subset", type=int, default=40, help="grids of the other library scored")
+    parser.add_argument("--ablation", type=int, default=2000, help="test grids scoring the NB neighbourhoods")
+    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="of the edits")
     parser.add_argument("--edit-notes", type=int, default=16, help="test notes edited for the spectral change")
-    parser.add_argument("--runs", type=int, default=20, help="runs of the latency median")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="results/priors.md")
     args = parser.parse_args()
@@ -154,51 +194,54 @@ def main() -> None:
     size, height = codec.codebook_sizes[0], train.grids.shape[1]
     unigram = create_model("prior_unigram", codebook_size=size, height=height, alpha=0.1).fit(train.grids)
     priors: dict[str, Prior] = {"naive bayes": load_prior(args.nb), "transformer": load_prior(args.transformer)}
-    nll = nll_rows({"unigram (row only)": unigram, **priors}, test, subset=args.subset)
-    ablation = neighbourhood_rows(train, test, codebook_size=size)
-    latency = edit_latencies(
-        codec=codec, priors={"naive bayes": args.nb, "transformer": args.transformer}, runs=args.runs
-    )
-    print(latency, flush=True)
+    scored = {"unigram (row only)": unigram, **priors}
+    counts = {"subset": args.subset, "labelled": args.labelled}
+    nll = nll_rows(scored, test, **counts, label=f"unseen programs ({len(test.grids)})")
+    library = ""
+    if args.library:
+        other = library_grids(Path(args.library), codec, cache=Path(args.cache), every=args.library_every)
+        label = f"other library ({len(other.grids)})"
+        few = min(args.library_subset, args.labelled)
+        nll += nll_rows(scored, other, subset=args.library_subset, labelled=few, label=label)
+        library = f" (the other library: {min(args.library_subset, len(other.grids))} and {few})"
+    ablation = neighbourhood_rows(train, spread(test, args.ablation), codebook_size=size)
     dataset = NSynthDataset(args.data, "test", fields=())
-    change = spectral_change_rows(codec, priors, dataset, load_tagger(), notes=args.edit_notes)
+    options = BlurOptions(temperature=args.temperature)
+    change = spectral_change_rows(codec, priors, dataset, load_tagger(), notes=args.edit_notes, options=options)
     print("\n".join(change), flush=True)
-    peer = latency["codec round trip (peer)"]
     lines = [
         f"Priors over the {height} x {train.grids.shape[2]} grid of {size} codes of the shipped codec; "
-        f"trained on {len(train.grids)} notes, scored on {len(test.grids)} test notes of unseen programs.",
+        f"trained on all {len(train.grids)} train notes, scored on the {len(test.grids)} test notes of "
+        "unseen programs.",
         "",
-        f"| prior | bits/code, all {len(test.grids)} test grids | bits/code, {args.subset} of them | "
-        "same, given pitch + family |",
-        "|---|---|---|---|",
+        f"| grids | prior | bits/code, all | same, given pitch + family | bits/code, {args.subset} spread "
+        f"| same, {args.labelled} spread, given pitch + family |",
+        "|---|---|---|---|---|---|",
         *nll,
         "",
-        f"Bits per code: mean -log2 p(code | all other cells) (the transformer hides each cell alone in turn, "
-        f"so it is scored on the subset only); a uniform guess costs {math.log2(size):.0f} bits.",
+        f"Bits per code: mean -log2 p(code | all other cells); a uniform guess costs {math.log2(size):.0f} bits. "
+        f"The transformer hides each cell alone in turn (one sequence per cell), so it is scored on test grids "
+        f"evenly spread over the split only: {min(args.subset, len(test.grids))} without labels, "
+        f"{min(args.labelled, len(test.grids))} with them{library}. " + ratio_line(nll),
         "",
-        f"Naive Bayes neighbourhoods (alpha 1), bits/code on all {len(test.grids)} test grids:",
+        f"Naive Bayes neighbourhoods (alpha 1, fitted on all train grids), bits/code on "
+        f"{min(args.ablation, len(test.grids))} test grids spread over the split:",
         "",
         "| neighbours | bits/code |",
         "|---|---|",
         *ablation,
         "",
-        f"Edit latency, 4 s note, file to file (load, encode, resample, decode, invert, save), median of "
-        f"{args.runs} runs, {args.threads} thread(s) on the shared 2-core CPU:",
-        "",
-        "| pipeline | ms | x round trip |",
-        "|---|---|---|",
-        *(f"| {name} | {ms:.1f} | {ms / peer:.2f} |" for name, ms in latency.items()),
-        "",
         f"Spectral change on {args.edit_notes} test notes: mean |log-mel difference| (dB, floored 80 dB below "
         "peak) to the original audio, outside and inside the edited cells' span (the requested region rounded out "
-        "to whole cells; temperature 1, 8 steps, seed 0), and how often the shipped tagger (assets/tagger_default, "
-        "its highest-scoring of the 11 family tags) gives the output the family it gives the original note:",
+        f"to whole cells; the code-grid edit alone, decoded whole; temperature {args.temperature:g}, "
+        f"{DEFAULT_STEPS} steps, seed 0), and how often the shipped tagger (assets/tagger_default, its "
+        "highest-scoring of the 11 family tags) gives the output the family it gives the original note:",
         "",
         "| region | output | outside (dB) | inside (dB) | tagger's family agrees with the original's |",
         "|---|---|---|---|---|",
         *change,
         "",
-        "Produced by `PYTHONPATH=src python scripts/prior_results.py`.",
+        f"Produced by `PYTHONPATH=src python scripts/prior_results.py {' '.join(sys.argv[1:])}`.",
     ]
     out = ROOT / args.out
     out.parent.mkdir(parents=True, exist_ok=True)

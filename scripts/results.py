@@ -20,7 +20,8 @@ SCRIPTS: dict[str, list[str]] = {
     "tagging": ["scripts/tagging_results.py", "--task", "both"],
     "tagging_notes": ["scripts/tagging_notes_results.py"],
     "codec": ["scripts/codec_results.py"],
-    "priors": ["scripts/prior_results.py"],
+    "priors": ["scripts/prior_results.py", "--data", "data/notes3", "--library", "data/nsynth-sf_GMbank"],
+    "prior_steering": ["scripts/prior_steering.py", "--data", "data/notes3", "--library", "data/nsynth-sf_GMbank"],
     "energy": ["scripts/energy_results.py"],
     "edit_latency": ["benchmarks/bench_edit_latency.py"],
     "perceptual_codec": [

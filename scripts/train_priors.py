@@ -43,9 +43,9 @@ def render_recipe(args: argparse.Namespace) -> RenderConfig:
     return RenderConfig(soundfont=args.soundfont, seed=args.seed, max_per_program=args.per_program)
 
 
-def encoded_split(args: argparse.Namespace, split: str) -> EncodedGrids:
-    """The grids of one split, from the cache or encoded now (and cached)."""
-    path = Path(args.cache) / f"{split}.safetensors"
+def encoded_split(args: argparse.Namespace, split: str, *, every: int = 1) -> EncodedGrids:
+    """The grids of one split (every ``every``-th note), from the cache or encoded now (and cached)."""
+    path = Path(args.cache) / (f"{split}.safetensors" if every == 1 else f"{split}_every{every}.safetensors")
     if path.is_file() and not args.reencode:
         return EncodedGrids(**load_file(str(path)))
     if not Path(args.data).is_dir():
@@ -53,8 +53,10 @@ def encoded_split(args: argparse.Namespace, split: str) -> EncodedGrids:
         render_nsynth(render_recipe(args), args.data, workers=args.workers)
     started = time.perf_counter()
     dataset = NSynthDataset(args.data, split, fields=("pitch", "instrument_family"))
-    indices = None
+    indices = None if every == 1 else range(0, len(dataset), every)
     if args.max_notes is not None and args.max_notes < len(dataset):
+        if every != 1:
+            raise SystemExit("--max-notes and --valid-every do not combine")
         indices = pitch_covering([e["pitch"] for e in dataset.examples], args.max_notes, seed=args.seed)
     encoded = encode_dataset(dataset, load_codec(args.codec), indices=indices)
     print(f"encoded {split}: {tuple(encoded.grids.shape)} in {time.perf_counter() - started:.0f} s", flush=True)
@@ -88,6 +90,7 @@ def provenance(args: argparse.Namespace) -> dict:
             },
             "split": "train",
             "max_notes_per_split": args.max_notes,
+            "valid_every": args.valid_every,
             **_merged_sources(Path(args.data)),
         },
         "codec": str(args.codec or DEFAULT_CODEC_DIR.relative_to(ROOT / "src")),
@@ -153,6 +156,7 @@ def main() -> None:
     parser.add_argument("--cache", default="out/prior_data/encoded", help="folder of cached encoded grids")
     parser.add_argument("--reencode", action="store_true", help="ignore the cache")
     parser.add_argument("--max-notes", type=int, help="encode at most this many notes per split, every pitch covered")
+    parser.add_argument("--valid-every", type=int, default=1, help="validate on every N-th valid note only")
     parser.add_argument("--out", default=str(ASSETS), help="folder receiving prior_nb/ and prior_transformer/")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--nb-offsets", default="[[-1,0],[1,0],[0,-1],[0,1]]", help="Naive Bayes neighbours, JSON")
@@ -171,7 +175,7 @@ def main() -> None:
     parser.add_argument("--force", action="store_true", help="replace existing prior directories")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    train, valid = encoded_split(args, "train"), encoded_split(args, "valid")
+    train, valid = encoded_split(args, "train"), encoded_split(args, "valid", every=args.valid_every)
     encoded_split(args, "test")
     fit_naive_bayes(args, train, valid)
     if not args.skip_transformer:

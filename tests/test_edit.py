@@ -193,6 +193,7 @@ def test_cli_blur_end_to_end(tmp_path, codec, priors, notes, capsys):
     cells = [*base, "--rows", "2:6", "--cols", "1:3", "--family", "string", "--pitch", "67", "--force"]
     assert main(cells) == 0
     assert "(8 cells" in capsys.readouterr().out
+    assert main([*cells, "--guidance", "-1"]) == 2 and "guidance must be a number >= 0" in capsys.readouterr().err
     assert main([*cells, "--plot", str(tmp_path / "p.gif")]) == 2 and "'.gif'" in capsys.readouterr().err
     assert main([*cells, "--time", "0:1"]) == 2
     assert "either" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from spectrolab.errors import ConfigError, ModelError
 from spectrolab.models import create_model, list_models, load_model_dir, save_model_dir
 from spectrolab.priors import Conditioning, NaiveBayesPrior, Prior, UnigramPrior, bits_per_code
 from spectrolab.priors.base import sample_codes
-from spectrolab.priors.naive_bayes import colour_classes, neighbour_codes
+from spectrolab.priors.naive_bayes import colour_classes, neighbour_codes, varint_decode, varint_encode
 from spectrolab.priors.transformer import centred_window, edit_windows, score_windows
 from spectrolab.training.prior import EncodedGrids, TrainingBudget, random_hidden, train_transformer_prior
 
@@ -54,7 +54,8 @@ def sklearn_features(grids: torch.Tensor, offsets, labels: Conditioning | None =
     columns = [neighbours, rows]
     if labels is not None:
         assert labels.pitch is not None and labels.family is not None
-        columns += [labels.pitch.view(-1, 1, 1).expand_as(grids).reshape(-1, 1)]
+        pitch = labels.pitch.view(-1, 1, 1).expand_as(grids).reshape(-1, 1)
+        columns += [pitch * H + rows]  # the (pitch, row) pair
         columns += [labels.family.view(-1, 1, 1).expand_as(grids).reshape(-1, 1)]
     return torch.cat(columns, dim=1).numpy()
 
@@ -71,7 +72,7 @@ def test_naive_bayes_equals_sklearn_categorical_nb(grids, labels, with_labels):
     model = NaiveBayesPrior(codebook_size=K, height=H, offsets=OFFSETS, alpha=0.7).double()
     model.fit(grids, conditioning=conditioning)
     features = sklearn_features(grids, OFFSETS, conditioning)
-    categories = [K + 1] * len(OFFSETS) + [H] + ([128, 11] if with_labels else [])
+    categories = [K + 1] * len(OFFSETS) + [H] + ([128 * H, 11] if with_labels else [])
     reference = reference_nb(model, features, grids.reshape(-1).numpy(), categories)
     held_out = structured_grids(10, seed=5)
     held_labels = Conditioning(pitch=labels.pitch[:10], family=labels.family[:10]) if with_labels else None
@@ -156,14 +157,69 @@ def test_hidden_cells_are_invisible_and_batching_is_exact(grids, name):
     torch.testing.assert_close(one_by_one, batched, atol=1e-5, rtol=1e-5)
 
 
-def test_transformer_log_prob_hides_each_cell_alone(grids):
+def test_transformer_log_prob_hides_each_cell_alone(grids, labels):
+    """The batched scoring (pairs of grid and cell, chunks crossing grids) equals hiding each cell alone in turn,
+    grid by grid, and reading its log-probability from ``log_probs``."""
     prior = build_priors(grids)["transformer"]
     assert isinstance(prior, torch.nn.Module)
-    per_cell = prior.log_prob(grids[:2], chunk=9)
-    hidden = torch.zeros(H, W, dtype=torch.bool)
-    hidden[3, 4] = True
-    alone = prior.log_probs(grids[:2], hidden=hidden)[:, 3, 4].gather(-1, grids[:2, 3, 4, None])[:, 0]
-    torch.testing.assert_close(per_cell[:, 3, 4], alone)
+    conditioning = Conditioning(pitch=labels.pitch[:3], family=labels.family[:3])
+    per_cell = prior.log_prob(grids[:3], conditioning=conditioning, chunk=9)
+    expected = torch.empty(3, H, W)
+    for b, r, c in itertools.product(range(3), range(H), range(W)):
+        hidden = torch.zeros(H, W, dtype=torch.bool)
+        hidden[r, c] = True
+        one = Conditioning(pitch=labels.pitch[b : b + 1], family=labels.family[b : b + 1])
+        expected[b, r, c] = prior.log_probs(grids[b : b + 1], hidden=hidden, conditioning=one)[0, r, c, grids[b, r, c]]
+    torch.testing.assert_close(per_cell, expected, atol=1e-5, rtol=1e-5)
+
+
+def labelled_prior(name: str, grids: torch.Tensor, labels: Conditioning) -> Prior:
+    """Naive Bayes fitted with the labels (one neighbour, so that they matter), or the untrained transformer
+    (its label embeddings random)."""
+    if name == "nb":
+        return NaiveBayesPrior(codebook_size=K, height=H, offsets=((0, -1),)).fit(grids, conditioning=labels)
+    return build_priors(grids)[name]
+
+
+@pytest.mark.parametrize("name", ["nb", "transformer"])
+def test_guidance_one_is_the_plain_conditional_and_zero_ignores_the_labels(grids, labels, name):
+    prior = labelled_prior(name, grids, labels)
+    region = torch.zeros(H, W, dtype=torch.bool)
+    region[1:4, 2:6] = True
+    conditioning = Conditioning(pitch=labels.pitch[:4], family=labels.family[:4])
+
+    def draw(**options) -> torch.Tensor:
+        return prior.sample(grids[:4], region, steps=3, generator=torch.Generator().manual_seed(5), **options)
+
+    plain = draw(conditioning=conditioning)
+    assert torch.equal(draw(conditioning=conditioning, guidance=1.0), plain)
+    assert torch.equal(draw(conditioning=conditioning, guidance=0.0), draw())
+    assert not torch.equal(draw(conditioning=conditioning, guidance=0.0), plain)
+    with pytest.raises(ConfigError, match="guidance"):
+        draw(conditioning=conditioning, guidance=-1.0)
+    with pytest.raises(ConfigError, match="guidance"):
+        draw(guidance=math.nan)
+
+
+@pytest.mark.parametrize("name", ["nb", "transformer"])
+def test_guided_draws_follow_the_guided_conditional(grids, labels, name):
+    """One region cell among fixed cells, one step: its draws follow softmax(u + s (c - u)), c and u the model's
+    log-distributions at that cell with and without the labels."""
+    prior = labelled_prior(name, grids, labels)
+    region = torch.zeros(H, W, dtype=torch.bool)
+    region[2, 3] = True
+    one = Conditioning(pitch=labels.pitch[7:8], family=labels.family[7:8])
+    cond = prior.log_probs(grids[7:8], hidden=region, conditioning=one)[0, 2, 3]
+    uncond = prior.log_probs(grids[7:8], hidden=region)[0, 2, 3]
+    scale = 4.0
+    expected = torch.softmax(uncond + scale * (cond - uncond), dim=0)
+    assert (expected - cond.exp()).abs().max() > 0.03  # the guidance changes the distribution
+    many = Conditioning(pitch=labels.pitch[7:8].expand(20000), family=labels.family[7:8].expand(20000))
+    batch = grids[7:8].expand(20000, H, W)
+    drawn = prior.sample(
+        batch, region, steps=1, generator=torch.Generator().manual_seed(0), conditioning=many, guidance=scale
+    )[:, 2, 3]
+    torch.testing.assert_close(torch.bincount(drawn, minlength=K) / 20000.0, expected, atol=0.012, rtol=0)
 
 
 def test_neighbours_beat_position_only(grids):
@@ -315,3 +371,29 @@ def test_transformer_trains_and_loss_drops(tmp_path):
     save_model_dir(model, tmp_path / "tf")
     loaded = load_model_dir(tmp_path / "tf").model
     torch.testing.assert_close(loaded.log_probs(grids[:2]), model.log_probs(grids[:2]))
+
+
+def test_bits_per_code_in_batches_is_the_mean_over_all_cells(grids, labels):
+    model = NaiveBayesPrior(codebook_size=K, height=H, offsets=OFFSETS).fit(grids, conditioning=labels)
+    expected = -model.log_prob(grids, conditioning=labels).double().mean().item() / math.log(2)
+    assert bits_per_code(model, grids, conditioning=labels, batch=7) == pytest.approx(expected, rel=1e-12)
+    assert bits_per_code(model, grids, batch=7) != pytest.approx(expected, rel=1e-6)  # the labels reach every batch
+
+
+def test_naive_bayes_fits_in_batches_exactly(grids, labels):
+    whole = NaiveBayesPrior(codebook_size=K, height=H, offsets=OFFSETS, neighbour_vocab=3)
+    parts = NaiveBayesPrior(codebook_size=K, height=H, offsets=OFFSETS, neighbour_vocab=3)
+    whole.fit(grids, conditioning=labels, batch=len(grids))
+    parts.fit(grids, conditioning=labels, batch=7)
+    for name, counts in whole.state_dict(keep_vars=True).items():
+        assert torch.equal(parts.state_dict()[name], counts), name
+
+
+def test_varint_round_trip_and_sizes():
+    values = torch.tensor([0, 1, 127, 128, 16383, 16384, 2**21 - 1, 2**21, 2**35 + 7, 5])
+    data = varint_encode(values)
+    assert data.dtype == torch.uint8 and data.numel() == 1 + 1 + 1 + 2 + 2 + 3 + 3 + 4 + 6 + 1
+    assert torch.equal(varint_decode(data), values)
+    assert torch.equal(varint_encode(torch.tensor([300])), torch.tensor([0xAC, 0x02], dtype=torch.uint8))  # LEB128
+    many = torch.randint(0, 2**20, (5000,), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(varint_decode(varint_encode(many)), many)

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -22,8 +23,10 @@ import soundfile as sf
 import torch
 from fastapi.testclient import TestClient
 
+import spectrolab.web
 from spectrolab.cli.main import main
 from spectrolab.cli.serve import exposure_warning
+from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_TEMPERATURE
 from spectrolab.web import Limits, WebSettings, create_app
 from spectrolab.web.cache import LRUCache
 from spectrolab.web.examples import BUNDLED_EXAMPLE
@@ -114,6 +117,9 @@ def test_analyse_and_edit(client, example):
     assert _edit(client, example, temperature=1.5, seed=3, steps=4).json()["key"] == reply["key"]
     target = _edit(client, example, prior="transformer", pitch=64, family="string", steps=2)
     assert target.status_code == 200, target.text
+    guided = _edit(client, example, prior="transformer", pitch=64, family="string", steps=2, guidance=0)
+    assert guided.status_code == 200, guided.text
+    assert guided.json()["key"] != target.json()["key"]  # the guidance reaches the prior
 
 
 def test_oversized_uploads_get_413(client, settings):
@@ -177,6 +183,9 @@ BAD_FIELDS = {
     "pitch out of range": {"pitch": 300},
     "fractional pitch": {"pitch": "60.5"},
     "unknown family": {"family": "kazoo"},
+    "negative guidance": {"guidance": "-1"},
+    "nan guidance": {"guidance": "nan"},
+    "huge guidance": {"guidance": "1e9"},
     "unknown prior": {"prior": "../../priors/evil"},
     "unknown field": {"path": "/etc/passwd"},
 }
@@ -352,3 +361,10 @@ def test_serve_command_with_two_workers(tmp_path):
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=60)[0]
     assert "spectrolab editor at http://127.0.0.1:" in output
+
+
+def test_the_page_starts_from_the_library_defaults():
+    """The editor's inputs start at the sampling defaults BlurOptions, the CLI and the API share."""
+    page = (Path(spectrolab.web.__file__).parent / "static" / "index.html").read_text()
+    for name, value in (("temperature", DEFAULT_TEMPERATURE), ("steps", DEFAULT_STEPS), ("guidance", DEFAULT_GUIDANCE)):
+        assert re.search(rf'id="{name}" type="number" value="{value:g}"', page), name

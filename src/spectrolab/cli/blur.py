@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from spectrolab.cli.energy import add_energy_options, run_measured
 from spectrolab.data.nsynth_format import NSYNTH_FAMILIES
 from spectrolab.errors import ConfigError
+from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_TEMPERATURE
 
 if TYPE_CHECKING:
     from spectrolab.edit.region import CellRegion, Region
@@ -68,6 +69,7 @@ def _run(args: argparse.Namespace) -> int:
         steps=args.steps,
         seed=args.seed,
         conditioning=Conditioning.from_names(args.pitch, args.family),
+        guidance=args.guidance,
         allow_codec_mismatch=args.allow_codec_mismatch,
     )
     result = run_measured(  # repeated calls (--energy) overwrite the output they wrote themselves
@@ -123,11 +125,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--prior", default="nb", help="nb, transformer, or a prior model directory")
     p.add_argument("--codec", help="codec model directory (default: the shipped codec)")
     p.add_argument("--level", type=int, default=0, help="code level to edit (0 = bottom, finest)")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (> 0; lower is tamer)")
-    p.add_argument("--steps", type=int, default=8, help="Gibbs sweeps (nb) or unmasking steps (transformer)")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=DEFAULT_TEMPERATURE,
+        help=f"sampling temperature (> 0; lower is tamer; default {DEFAULT_TEMPERATURE:g})",
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=DEFAULT_STEPS,
+        help=f"Gibbs sweeps (nb) or unmasking steps (transformer; default {DEFAULT_STEPS})",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same result")
     p.add_argument("--pitch", type=int, help="target MIDI pitch (priors conditioned on pitch)")
     p.add_argument("--family", choices=NSYNTH_FAMILIES, help="target instrument family")
+    p.add_argument(
+        "--guidance",
+        type=float,
+        default=DEFAULT_GUIDANCE,
+        help="how hard --pitch/--family steer (classifier-free guidance; 0 ignores them, 1 plain, > 1 stronger; "
+        f"default {DEFAULT_GUIDANCE:g})",
+    )
     p.add_argument("--resynthesize", action="store_true", help="output the whole sound decoded by the codec")
     p.add_argument("--subtype", help="output sample type, e.g. PCM_16, PCM_24, FLOAT (default: the input's)")
     p.add_argument(

@@ -16,6 +16,7 @@ from spectrolab.edit.region import CellRegion, Region, cells_to_region, region_t
 from spectrolab.errors import ConfigError, ModelError
 from spectrolab.priors.api import check_prior_codec
 from spectrolab.priors.base import Conditioning, Prior
+from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_TEMPERATURE
 
 
 @dataclass(frozen=True)
@@ -79,14 +80,17 @@ def check_prior(prior: Prior, grids: CodeGrids, level: int, *, allow_codec_misma
 
 @dataclass(frozen=True)
 class BlurOptions:
-    """How to resample: which level, sampling temperature, sweeps/unmasking steps, seed, target labels, and
-    whether to go ahead (with a warning) when the prior was fitted on another codec's codes."""
+    """How to resample: which level, sampling temperature, sweeps/unmasking steps, seed, target labels, how hard
+    the labels steer (``guidance``, classifier-free guidance: 0 ignores them, 1 is the plain conditional; see
+    :mod:`spectrolab.priors.base`), and whether to go ahead (with a warning) when the prior was fitted on another
+    codec's codes."""
 
     level: int = 0
-    temperature: float = 1.0
-    steps: int = 8
+    temperature: float = DEFAULT_TEMPERATURE
+    steps: int = DEFAULT_STEPS
     seed: int = 0
     conditioning: Conditioning | None = None
+    guidance: float = DEFAULT_GUIDANCE
     allow_codec_mismatch: bool = False
 
 
@@ -97,7 +101,7 @@ def resample_cells(
     codes: torch.Tensor, cells: CellRegion, *, prior: Prior, options: BlurOptions = DEFAULT_OPTIONS
 ) -> torch.Tensor:
     """Codes (B, H, W) with the rectangle ``cells`` redrawn by ``prior`` given all other cells, with the
-    temperature, steps, seed and target labels of ``options`` (same seed, same codes)."""
+    temperature, steps, seed, target labels and guidance of ``options`` (same seed, same codes)."""
     if codes.dim() != 3:
         raise ConfigError(f"codes must be (B, H, W), got shape {tuple(codes.shape)}")
     region = cells.mask(codes.shape[1], codes.shape[2]).to(codes.device)
@@ -109,6 +113,7 @@ def resample_cells(
         steps=options.steps,
         generator=generator,
         conditioning=options.conditioning,
+        guidance=options.guidance,
     )
 
 

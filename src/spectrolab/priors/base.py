@@ -8,7 +8,9 @@ A code grid is a LongTensor (B, H, W): ``H`` frequency rows (row 0 the lowest ba
 - ``log_prob(grids)`` -> (B, H, W): log p(code of each cell | every other cell), the per-cell terms of the
   pseudo-log-likelihood, in nats; :func:`bits_per_code` turns it into the figure we report;
 - ``sample(grids, region, ...)`` -> (B, H, W): the grids with the cells of ``region`` redrawn given the rest;
-  cells outside ``region`` are returned unchanged.
+  cells outside ``region`` are returned unchanged. ``guidance`` (classifier-free guidance) sets how hard known
+  labels steer the draws: each cell is drawn from ``log p_uncond + guidance * (log p_cond - log p_uncond)``
+  (renormalised), so 1 is the plain conditional, 0 ignores the labels and values above 1 push towards them.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ class Prior(Protocol):
         steps: int = 8,
         generator: torch.Generator | None = None,
         conditioning: Conditioning | None = None,
+        guidance: float = 1.0,
     ) -> torch.Tensor: ...
 
 
@@ -135,12 +138,19 @@ def check_region(region: torch.Tensor, grids: torch.Tensor) -> torch.Tensor:
     return region.to(grids.device)
 
 
-def check_sampling(*, temperature: float, steps: int) -> None:
-    """Raise :class:`ConfigError` unless temperature > 0 and steps >= 1."""
+def check_sampling(*, temperature: float, steps: int, guidance: float = 1.0) -> None:
+    """Raise :class:`ConfigError` unless temperature > 0, steps >= 1 and guidance >= 0."""
     if not (math.isfinite(temperature) and temperature > 0):
         raise ConfigError(f"temperature must be a positive number, got {temperature}")
     if steps < 1:
         raise ConfigError(f"need at least one sampling step/sweep, got {steps}")
+    if not (math.isfinite(guidance) and guidance >= 0):
+        raise ConfigError(f"guidance must be a number >= 0, got {guidance}")
+
+
+def guided_conditioning(conditioning: Conditioning | None, guidance: float) -> Conditioning | None:
+    """The labels a guided draw uses: none at all at guidance 0 (the unconditioned prior), else ``conditioning``."""
+    return None if guidance == 0 else conditioning
 
 
 def sample_codes(log_probs: torch.Tensor, *, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -159,8 +169,16 @@ def gather_codes(log_probs: torch.Tensor, grids: torch.Tensor) -> torch.Tensor:
     return log_probs.gather(-1, grids.unsqueeze(-1)).squeeze(-1)
 
 
-def bits_per_code(prior: Prior, grids: torch.Tensor, *, conditioning: Conditioning | None = None) -> float:
-    """Mean negative log2-likelihood per cell of ``grids`` under ``prior.log_prob`` (lower is better)."""
+def bits_per_code(
+    prior: Prior, grids: torch.Tensor, *, conditioning: Conditioning | None = None, batch: int = 64
+) -> float:
+    """Mean negative log2-likelihood per cell of ``grids`` (B, H, W) under ``prior.log_prob`` (lower is better),
+    ``batch`` grids at a time (so that many grids fit in memory)."""
+    pitch, family = (conditioning or Conditioning()).labels(grids.shape[0], device=grids.device)
+    nats = torch.zeros((), dtype=torch.float64)
     with torch.no_grad():
-        nats = -prior.log_prob(grids, conditioning=conditioning).double().mean()
-    return float(nats) / math.log(2.0)
+        for start in range(0, grids.shape[0], batch):
+            part = slice(start, start + batch)
+            labels = Conditioning(pitch=pitch[part], family=family[part])
+            nats += -prior.log_prob(grids[part], conditioning=labels).double().sum()
+    return float(nats) / grids.numel() / math.log(2.0)

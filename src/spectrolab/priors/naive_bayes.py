@@ -1,15 +1,21 @@
-"""Naive Bayes over a cell's neighbourhood: p(code | neighbour codes, row, pitch, family).
+"""Naive Bayes over a cell's neighbourhood: p(code | neighbour codes, row, (pitch, row), family).
 
 Each cell is one example; its class is its code and its categorical features are the codes at a configurable
 set of offsets ``(d_row, d_col)`` (one more value where the offset falls outside the grid), its row index and,
-when known, the grid's pitch and instrument family. With ``neighbour_vocab`` set, a neighbour's value is its
-code only for the ``neighbour_vocab`` codes most frequent in the first fitted data and one shared "rare" value
-otherwise, which keeps the tables of large codebooks small. Fitting counts (feature, value, class) triples with one
-scatter-add; probabilities are additively smoothed and combined in log space, exactly as scikit-learn's
-``CategoricalNB`` does with ``class_prior`` set to the smoothed class frequencies. A feature whose value is
-unknown (a hidden neighbour, a missing label) is marginalised out, which in Naive Bayes means dropping its
-term. Sampling a region is Gibbs sampling: cells coloured so that no two of one colour see each other are
-redrawn together, colour after colour, ``steps`` sweeps, after an initial draw given the outside only.
+when known, the grid's pitch jointly with the row (one value per pair: which codes a band holds depends on
+where the note's harmonics fall, so a pitch alone says little about a cell) and the instrument family. With
+``neighbour_vocab`` set, a neighbour's value is its code only for the ``neighbour_vocab`` codes most frequent
+in the first fitted data and one shared "rare" value otherwise, which keeps the tables of large codebooks
+small. Fitting counts (feature, value, class) triples with one scatter-add per batch of grids; probabilities
+are additively smoothed and combined in log space, exactly as scikit-learn's ``CategoricalNB`` does with
+``class_prior`` set to the smoothed class frequencies. A feature whose value is unknown (a hidden neighbour,
+a missing label) is marginalised out, which in Naive Bayes means dropping its term. Sampling a region is
+Gibbs sampling: cells coloured so that no two of one colour see each other are redrawn together, colour after
+colour, ``steps`` sweeps, after an initial draw given the outside only.
+
+Guidance: in Naive Bayes, ``log p(code | neighbours, labels) - log p(code | neighbours)`` is the labels' terms
+``log p(pitch, row | code) + log p(family | code)`` up to a constant, so classifier-free guidance with scale
+``s`` (``uncond + s * (cond - uncond)``) is exactly multiplying those two terms by ``s`` before normalising.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from spectrolab.priors.base import (
     check_sampling,
     check_sizes,
     gather_codes,
+    guided_conditioning,
     sample_codes,
 )
 
@@ -93,17 +100,26 @@ def log_table(counts: torch.Tensor, alpha: float) -> torch.Tensor:
 @dataclass(frozen=True)
 class NaiveBayesTables:
     """All log p(value | class) tables stacked in ``table`` (R, K): each neighbour's V + 2 values (the last,
-    "hidden", all zeros), the H rows, 129 pitches and 12 families (the last, "unknown", zeros); ``starts``
+    "hidden", all zeros), the H rows, 128 H + 1 (pitch, row) pairs and 12 families (the last, "unknown",
+    zeros); ``starts``
     (F + 3,) is where each feature's block begins; ``class_log_prior`` (K,)."""
 
     table: torch.Tensor
     starts: torch.Tensor
     class_log_prior: torch.Tensor
 
-    def scores(self, features: torch.Tensor) -> torch.Tensor:
-        """Unnormalised log p(code, features) (N, K) from feature values (N, F + 3): neighbours, row, pitch, family."""
+    def scores(self, features: torch.Tensor, *, guidance: float = 1.0) -> torch.Tensor:
+        """Unnormalised log p(code, features) (N, K) from feature values (N, F + 3): neighbours, row, (pitch, row),
+        family; the (pitch, row) and family terms multiplied by ``guidance`` (classifier-free guidance, see the
+        module docstring)."""
         index = features + self.starts
-        return nn.functional.embedding_bag(index, self.table, mode="sum") + self.class_log_prior
+        weights = None
+        if guidance != 1.0:
+            weights = torch.ones(index.shape, dtype=self.table.dtype, device=index.device)
+            weights[:, -2:] = guidance
+        return nn.functional.embedding_bag(index, self.table, mode="sum", per_sample_weights=weights) + (
+            self.class_log_prior
+        )
 
 
 class _GibbsSweep:
@@ -141,25 +157,57 @@ class _GibbsSweep:
 _COUNTS = ("class_counts", "neighbour_counts", "row_counts", "pitch_counts", "family_counts")
 
 
+def varint_encode(values: torch.Tensor) -> torch.Tensor:
+    """Non-negative integers (N,) as LEB128 bytes (uint8): 7 bits a byte, low bits first, the high bit set on
+    every byte but a value's last; small values take one byte."""
+    values = values.long().reshape(-1)
+    if bool((values < 0).any()):
+        raise ValueError("varint_encode takes non-negative integers")
+    sizes = torch.ones_like(values)
+    while True:  # bytes each value needs: grow those that do not fit yet
+        short = (values >> (7 * sizes)) > 0
+        if not bool(short.any()):
+            break
+        sizes = sizes + short.long()
+    k = torch.arange(int(sizes.max()) if values.numel() else 1)
+    chunks = (values[:, None] >> (7 * k)) & 0x7F
+    more = k[None, :] < sizes[:, None] - 1
+    used = k[None, :] < sizes[:, None]
+    return (chunks | (more.long() << 7))[used].to(torch.uint8)
+
+
+def varint_decode(data: torch.Tensor) -> torch.Tensor:
+    """The integers (N,) int64 of :func:`varint_encode`'s bytes."""
+    data = data.long().reshape(-1)
+    last = (data & 0x80) == 0
+    group = torch.cumsum(last.long(), 0) - last.long()  # which value each byte belongs to
+    starts = torch.nonzero(torch.cat([torch.tensor([True]), last[:-1]])).squeeze(1)
+    position = torch.arange(data.numel()) - starts[group]
+    out = torch.zeros(int(last.sum()), dtype=torch.long)
+    return out.index_add_(0, group, (data & 0x7F) << (7 * position))
+
+
 def _sparse_counts(module: nn.Module, state_dict: dict, prefix: str, local_metadata: dict) -> None:
-    """State-dict hook: store each count table as its non-zero flat positions and counts (int32), which keeps
-    the saved tables of a large codebook a few MB; :func:`_dense_counts` restores them on loading."""
+    """State-dict hook: store each count table as the gaps between its non-zero flat positions and their
+    counts, both as varint bytes (:func:`varint_encode`), about 2.5 bytes a non-zero count, which keeps the
+    saved tables of a large codebook a few MB; :func:`_dense_counts` restores them on loading."""
     for name in _COUNTS:
-        dense = state_dict.pop(prefix + name).reshape(-1)
+        dense = state_dict.pop(prefix + name).reshape(-1).round().long()
         index = dense.nonzero().squeeze(1)
-        state_dict[f"{prefix}{name}_index"] = index.int()
-        state_dict[f"{prefix}{name}_count"] = dense[index].round().int()
+        gaps = torch.diff(index, prepend=torch.tensor([-1], device=index.device))
+        state_dict[f"{prefix}{name}_gaps"] = varint_encode(gaps.cpu())
+        state_dict[f"{prefix}{name}_counts"] = varint_encode(dense[index].cpu())
 
 
 def _dense_counts(module: nn.Module, state_dict: dict, prefix: str, *args: object) -> None:
-    """Load-state-dict pre-hook: rebuild each dense count table of ``module`` from its sparse form."""
+    """Load-state-dict pre-hook: rebuild each dense count table of ``module`` from its varint form."""
     for name in _COUNTS:
-        index, count = state_dict.pop(f"{prefix}{name}_index", None), state_dict.pop(f"{prefix}{name}_count", None)
-        if index is not None and count is not None:
+        gaps, counts = state_dict.pop(f"{prefix}{name}_gaps", None), state_dict.pop(f"{prefix}{name}_counts", None)
+        if gaps is not None and counts is not None:
             target = getattr(module, name)
-            dense = torch.zeros(target.numel(), dtype=target.dtype, device=index.device)
-            dense[index.long()] = count.to(target.dtype)
-            state_dict[prefix + name] = dense.view_as(target)
+            dense = torch.zeros(target.numel(), dtype=target.dtype)
+            dense[torch.cumsum(varint_decode(gaps), 0) - 1] = varint_decode(counts).to(target.dtype)
+            state_dict[prefix + name] = dense.view_as(target).to(target.device)
 
 
 def _add_counts(counts: torch.Tensor, flat_index: torch.Tensor) -> None:
@@ -173,11 +221,12 @@ def _with_zero_row(table: torch.Tensor) -> torch.Tensor:
 
 
 class NaiveBayesPrior(nn.Module):
-    """Categorical Naive Bayes over neighbour codes, row, pitch and family, with additive smoothing ``alpha``.
+    """Categorical Naive Bayes over neighbour codes, row, (pitch, row) and family; additive smoothing ``alpha``.
 
     Buffers hold counts: ``class_counts`` (K,), ``neighbour_counts`` (F, V + 1, K), ``row_counts`` (H, K),
-    ``pitch_counts`` (128, K), ``family_counts`` (11, K), value-major, class last; and ``neighbour_values``
-    (K,), the neighbour value (0..V-1) of each code, ``V`` being ``K`` or ``neighbour_vocab + 1``.
+    ``pitch_counts`` (128 H, K) (value ``pitch * H + row``), ``family_counts`` (11, K), value-major, class last;
+    and ``neighbour_values`` (K,), the neighbour value (0..V-1) of each code, ``V`` being ``K`` or
+    ``neighbour_vocab + 1``.
     """
 
     neighbour_values: torch.Tensor
@@ -211,7 +260,7 @@ class NaiveBayesPrior(nn.Module):
         self.register_buffer("class_counts", torch.zeros(k))
         self.register_buffer("neighbour_counts", torch.zeros(len(self.offsets), self.num_values + 1, k))
         self.register_buffer("row_counts", torch.zeros(height, k))
-        self.register_buffer("pitch_counts", torch.zeros(NUM_PITCHES, k))
+        self.register_buffer("pitch_counts", torch.zeros(NUM_PITCHES * height, k))
         self.register_buffer("family_counts", torch.zeros(NUM_FAMILIES, k))
         self._cache: tuple[int, NaiveBayesTables] | None = None
         self.register_state_dict_post_hook(_sparse_counts)
@@ -226,18 +275,31 @@ class NaiveBayesPrior(nn.Module):
         return torch.arange(self.height, device=grids.device).view(1, -1, 1).expand_as(grids)
 
     def _labels(self, grids: torch.Tensor, conditioning: Conditioning | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-cell pitch and family (B, H, W), -1 where unknown."""
+        """Per-cell (pitch, row) value ``pitch * H + row`` and family (B, H, W), -1 where unknown."""
         pitch, family = (conditioning or Conditioning()).labels(grids.shape[0], device=grids.device)
-        return pitch.view(-1, 1, 1).expand_as(grids), family.view(-1, 1, 1).expand_as(grids)
+        pitch = pitch.view(-1, 1, 1).expand_as(grids)
+        pitch_row = torch.where(pitch >= 0, pitch * self.height + self._rows(grids), -1)
+        return pitch_row, family.view(-1, 1, 1).expand_as(grids)
 
     @torch.no_grad()
-    def fit(self, grids: torch.Tensor, *, conditioning: Conditioning | None = None) -> NaiveBayesPrior:
-        """Add every cell of ``grids`` (B, H, W) to the counts (labels counted where known); returns self."""
+    def fit(
+        self, grids: torch.Tensor, *, conditioning: Conditioning | None = None, batch: int = 4096
+    ) -> NaiveBayesPrior:
+        """Add every cell of ``grids`` (B, H, W) to the counts (labels counted where known), ``batch`` grids at
+        a time (the features of every cell at once would take GBs); returns self."""
         grids = check_grids(grids, self.codebook_size, height=self.height)
+        if self.neighbour_vocab is not None and float(self.class_counts.sum()) == 0:
+            self._choose_vocab(grids.reshape(-1))
+        pitch, family = (conditioning or Conditioning()).labels(grids.shape[0], device=grids.device)
+        for start in range(0, grids.shape[0], batch):
+            part = slice(start, start + batch)
+            self._count(grids[part], Conditioning(pitch=pitch[part], family=family[part]))
+        self._cache = None
+        return self
+
+    def _count(self, grids: torch.Tensor, conditioning: Conditioning) -> None:
         k = self.codebook_size
         codes = grids.reshape(-1)
-        if self.neighbour_vocab is not None and float(self.class_counts.sum()) == 0:
-            self._choose_vocab(codes)
         neighbours = self._neighbour_features(grids, None).reshape(codes.numel(), -1)
         feature = torch.arange(len(self.offsets), device=grids.device)
         _add_counts(self.neighbour_counts, ((feature * (self.num_values + 1) + neighbours) * k + codes[:, None]))
@@ -247,8 +309,6 @@ class NaiveBayesPrior(nn.Module):
         for counts, labels in ((self.pitch_counts, pitch.reshape(-1)), (self.family_counts, family.reshape(-1))):
             known = labels >= 0
             _add_counts(counts, labels[known] * k + codes[known])
-        self._cache = None
-        return self
 
     def _choose_vocab(self, codes: torch.Tensor) -> None:
         """Give the ``neighbour_vocab`` most frequent codes values 0..vocab-1 and every other code the value vocab."""
@@ -285,9 +345,9 @@ class NaiveBayesPrior(nn.Module):
     def _features(
         self, grids: torch.Tensor, hidden: torch.Tensor | None, conditioning: Conditioning | None
     ) -> torch.Tensor:
-        """Feature values (B, H, W, F + 3): neighbours, row, pitch, family; unknowns point at the zero rows."""
-        pitch, family = self._labels(grids, conditioning)
-        labels = [self._rows(grids), pitch % (NUM_PITCHES + 1), family % (NUM_FAMILIES + 1)]
+        """Feature values (B, H, W, F + 3): neighbours, row, (pitch, row), family; unknowns point at the zero rows."""
+        pitch_row, family = self._labels(grids, conditioning)
+        labels = [self._rows(grids), pitch_row % (NUM_PITCHES * self.height + 1), family % (NUM_FAMILIES + 1)]
         return torch.cat([self._neighbour_features(grids, hidden), torch.stack(labels, dim=-1)], dim=-1)
 
     def log_probs(
@@ -315,15 +375,22 @@ class NaiveBayesPrior(nn.Module):
         steps: int = 8,
         generator: torch.Generator | None = None,
         conditioning: Conditioning | None = None,
+        guidance: float = 1.0,
     ) -> torch.Tensor:
-        """Gibbs-resample the cells of ``region`` (B, H, W) bool for ``steps`` sweeps; other cells are kept."""
-        check_sampling(temperature=temperature, steps=steps)
+        """Gibbs-resample the cells of ``region`` (B, H, W) bool for ``steps`` sweeps; other cells are kept;
+        ``guidance`` scales the labels' terms (see the module docstring)."""
+        check_sampling(temperature=temperature, steps=steps, guidance=guidance)
         grids = check_grids(grids, self.codebook_size, height=self.height)
         region = check_region(region, grids)
         tables = self.tables()
-        features = self._features(grids, region, conditioning)
+        features = self._features(grids, region, guided_conditioning(conditioning, guidance))
         current = grids.clone()
-        current[region] = sample_codes(tables.scores(features[region]), temperature=temperature, generator=generator)
+
+        def draw(values: torch.Tensor) -> torch.Tensor:
+            scores = tables.scores(values, guidance=guidance)
+            return sample_codes(scores, temperature=temperature, generator=generator)
+
+        current[region] = draw(features[region])
         sweep = _GibbsSweep(current, region, self.offsets, codebook_size=self.codebook_size)
         value_of = torch.cat([self.neighbour_values, torch.tensor([self.num_values], device=grids.device)])
         colours = colour_classes(grids.shape[1], grids.shape[2], self.offsets).to(grids.device)[None].expand_as(region)
@@ -334,7 +401,5 @@ class NaiveBayesPrior(nn.Module):
                 if not bool(group.any()):
                     continue
                 features[group, : len(self.offsets)] = value_of[sweep.neighbours(group)]
-                sweep.set(
-                    group, sample_codes(tables.scores(features[group]), temperature=temperature, generator=generator)
-                )
+                sweep.set(group, draw(features[group]))
         return sweep.grids()

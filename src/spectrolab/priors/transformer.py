@@ -36,6 +36,7 @@ from spectrolab.priors.base import (
     check_sampling,
     check_sizes,
     gather_codes,
+    guided_conditioning,
     sample_codes,
 )
 
@@ -122,8 +123,8 @@ class MaskedCodeTransformer(nn.Module):
         """How many columns either side of a cell its distribution may depend on: the whole attended window."""
         return self.max_width
 
-    def features(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
-        """Per-cell features (B, H, W, d) from tokens (B, H, W) (``K`` = hidden), pitch, family (B,) (-1 unknown)."""
+    def _tokens_out(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
+        """Encoder outputs (B, rows, cols, d), one per patch, from tokens (B, H, W) and labels (B,)."""
         batch, height, width = tokens.shape
         if height != self.height or width > self.max_width:
             raise ConfigError(
@@ -138,8 +139,31 @@ class MaskedCodeTransformer(nn.Module):
         x = x + self.row_embedding.weight[:, None, :] + self.col_embedding.weight[None, :cols, :]
         label = self.pitch_embedding(pitch % (NUM_PITCHES + 1)) + self.family_embedding(family % (NUM_FAMILIES + 1))
         x = self.encoder(torch.cat([label[:, None, :], x.reshape(batch, rows * cols, -1)], dim=1))[:, 1:]
+        return x.view(batch, rows, cols, -1)
+
+    def features(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
+        """Per-cell features (B, H, W, d) from tokens (B, H, W) (``K`` = hidden), pitch, family (B,) (-1 unknown)."""
+        batch, height, width = tokens.shape
+        x = self._tokens_out(tokens, pitch, family)
+        rows, cols = x.shape[1], x.shape[2]
+        pr, pc = self.patch
         x = self.unpatch(x).view(batch, rows, cols, pr, pc, -1).permute(0, 1, 3, 2, 4, 5)
         return x.reshape(batch, rows * pr, cols * pc, -1)[:, :height, :width]
+
+    def cell_features(
+        self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor, cell: torch.Tensor
+    ) -> torch.Tensor:
+        """The feature (B, d) of one cell per grid, ``cell`` (B,) flat indices ``row * W + column``: what
+        :meth:`features` gives there, unpatching only that cell's patch."""
+        width = tokens.shape[2]
+        x = self._tokens_out(tokens, pitch, family)
+        pr, pc = self.patch
+        row, col = cell // width, cell % width
+        patch = x[torch.arange(x.shape[0], device=x.device), row // pr, col // pc]
+        weight = self.unpatch.weight.view(pr * pc, -1, self.unpatch.in_features)
+        bias = self.unpatch.bias.view(pr * pc, -1)
+        within = (row % pr) * pc + col % pc
+        return torch.einsum("bi,boi->bo", patch, weight[within]) + bias[within]
 
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         """Logits (..., K) from per-cell features (..., d)."""
@@ -150,10 +174,28 @@ class MaskedCodeTransformer(nn.Module):
         return self.logits(self.features(tokens, pitch, family))
 
     def _logits(
-        self, grids: torch.Tensor, hidden: torch.Tensor | None, conditioning: Conditioning | None
+        self,
+        grids: torch.Tensor,
+        hidden: torch.Tensor | None,
+        conditioning: Conditioning | None,
+        *,
+        guidance: float = 1.0,
     ) -> torch.Tensor:
+        """Logits (B, H, W, K) through the scoring windows; with ``guidance`` other than 1 and a known label,
+        classifier-free guidance ``uncond + guidance * (cond - uncond)`` (one pass over both label sets)."""
         tokens = grids if hidden is None else grids.masked_fill(hidden, self.mask_token)
         pitch, family = (conditioning or Conditioning()).labels(grids.shape[0], device=grids.device)
+        if guidance == 1.0 or not bool(((pitch >= 0) | (family >= 0)).any()):
+            return self._window_logits(tokens, pitch, family)
+        unknown = torch.full_like(pitch, -1)
+        both = self._window_logits(
+            torch.cat([tokens, tokens]), torch.cat([pitch, unknown]), torch.cat([family, unknown])
+        )
+        cond, uncond = both.chunk(2)
+        return uncond + guidance * (cond - uncond)
+
+    def _window_logits(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
+        """Logits (B, H, W, K) of tokens (B, H, W) of any width, each column from its scoring window."""
         parts = [
             self(tokens[..., a:b], pitch, family)[:, :, keep_a - a : keep_b - a]
             for a, b, keep_a, keep_b in score_windows(tokens.shape[-1], self.max_width)
@@ -173,7 +215,11 @@ class MaskedCodeTransformer(nn.Module):
     def log_prob(
         self, grids: torch.Tensor, *, conditioning: Conditioning | None = None, chunk: int = 256
     ) -> torch.Tensor:
-        """(B, H, W) log p(code | every other cell), each cell hidden alone in turn (``chunk`` grids per pass)."""
+        """(B, H, W) log p(code | every other cell), each cell hidden alone in turn.
+
+        The (grid, cell) pairs of the whole batch are scored ``chunk`` at a time, one sequence each, and only the
+        hidden cell's feature is unpatched and scored (:meth:`cell_features`).
+        """
         grids = check_grids(grids, self.codebook_size, height=self.height)
         if grids.shape[-1] > self.max_width:
             parts = [
@@ -184,17 +230,17 @@ class MaskedCodeTransformer(nn.Module):
         batch, height, width = grids.shape
         cells = height * width
         pitch, family = (conditioning or Conditioning()).labels(batch, device=grids.device)
-        one_hot = torch.eye(cells, dtype=torch.bool, device=grids.device).view(cells, height, width)
-        out = torch.empty(batch, cells, device=grids.device)
-        for b in range(batch):
-            for start in range(0, cells, chunk):
-                hidden = one_hot[start : start + chunk]
-                tokens = grids[b].expand_as(hidden).masked_fill(hidden, self.mask_token)
-                n = hidden.shape[0]
-                features = self.features(tokens, pitch[b].expand(n), family[b].expand(n))[hidden]
-                logp = torch.log_softmax(self.logits(features), dim=-1)
-                codes = grids[b].expand_as(hidden)[hidden]
-                out[b, start : start + n] = logp.gather(-1, codes[:, None])[:, 0]
+        flat = grids.reshape(batch, cells)
+        out = torch.empty(batch * cells, device=grids.device)
+        for start in range(0, batch * cells, chunk):
+            pair = torch.arange(start, min(start + chunk, batch * cells), device=grids.device)
+            grid, cell = pair // cells, pair % cells
+            n = pair.numel()
+            tokens = flat[grid]
+            tokens[torch.arange(n), cell] = self.mask_token
+            features = self.cell_features(tokens.view(n, height, width), pitch[grid], family[grid], cell)
+            logp = torch.log_softmax(self.logits(features), dim=-1)
+            out[start : start + n] = logp.gather(-1, flat[grid, cell][:, None])[:, 0]
         return out.view(batch, height, width)
 
     @torch.no_grad()
@@ -207,16 +253,23 @@ class MaskedCodeTransformer(nn.Module):
         steps: int = 8,
         generator: torch.Generator | None = None,
         conditioning: Conditioning | None = None,
+        guidance: float = 1.0,
     ) -> torch.Tensor:
         """Iteratively unmask the cells of ``region`` (B, H, W) bool in ``steps`` steps; other cells are kept.
 
         Grids wider than ``max_width`` are edited through windows around the region (see the module docstring).
+        ``guidance`` other than 0 and 1 costs a second (unconditioned) pass per step where a label is known.
         """
-        check_sampling(temperature=temperature, steps=steps)
+        check_sampling(temperature=temperature, steps=steps, guidance=guidance)
         grids = check_grids(grids, self.codebook_size, height=self.height)
         region = check_region(region, grids)
         unmask = functools.partial(
-            self._unmask, temperature=temperature, steps=steps, generator=generator, conditioning=conditioning
+            self._unmask,
+            temperature=temperature,
+            steps=steps,
+            generator=generator,
+            conditioning=guided_conditioning(conditioning, guidance),
+            guidance=guidance,
         )
         width = grids.shape[-1]
         if width <= self.max_width:
@@ -242,6 +295,7 @@ class MaskedCodeTransformer(nn.Module):
         steps: int,
         generator: torch.Generator | None,
         conditioning: Conditioning | None,
+        guidance: float,
     ) -> torch.Tensor:
         """MaskGIT's iterative unmasking of the cells of ``region`` in grids at most ``max_width`` wide."""
         current = grids.clone(memory_format=torch.contiguous_format)
@@ -249,7 +303,7 @@ class MaskedCodeTransformer(nn.Module):
         batch = grids.shape[0]
         total = hidden.view(batch, -1).sum(dim=1)
         for step in range(steps):
-            logp = torch.log_softmax(self._logits(current, hidden, conditioning), dim=-1)
+            logp = torch.log_softmax(self._logits(current, hidden, conditioning, guidance=guidance), dim=-1)
             drawn = sample_codes(logp, temperature=temperature, generator=generator)
             still_hidden = torch.floor(total * math.cos(math.pi / 2 * (step + 1) / steps)).long()
             reveal = hidden.view(batch, -1).sum(dim=1) - still_hidden

@@ -75,9 +75,11 @@ class UnigramPrior(nn.Module):
         steps: int = 1,
         generator: torch.Generator | None = None,
         conditioning: Conditioning | None = None,
+        guidance: float = 1.0,
     ) -> torch.Tensor:
-        """Redraw the cells of ``region`` independently from their row's distribution; others are kept."""
-        check_sampling(temperature=temperature, steps=steps)
+        """Redraw the cells of ``region`` independently from their row's distribution (labels, hence
+        ``guidance``, play no part); others are kept."""
+        check_sampling(temperature=temperature, steps=steps, guidance=guidance)
         region = check_region(region, grids)
         drawn = sample_codes(self.log_probs(grids), temperature=temperature, generator=generator)
         return torch.where(region, drawn, grids.long())

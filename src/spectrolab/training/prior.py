@@ -8,6 +8,7 @@ without them. The model itself is a plain registered ``nn.Module``; this file on
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -63,7 +64,8 @@ def masked_loss(model: MaskedCodeTransformer, grids: torch.Tensor, hidden: torch
 
 class TransformerPriorModule(L.LightningModule):
     """Masked-code training of a :class:`MaskedCodeTransformer`; AdamW with linear warm-up (at most a tenth of
-    the steps) then cosine decay."""
+    the steps) then cosine decay over the budget: by steps, or by wall time (``max_minutes``) where that runs
+    out first, so that a time-limited run still ends at the low learning rate."""
 
     def __init__(
         self,
@@ -73,12 +75,14 @@ class TransformerPriorModule(L.LightningModule):
         weight_decay: float = 0.01,
         warmup_steps: int = 100,
         max_steps: int = 2000,
+        max_minutes: float | None = None,
         label_dropout: float = 0.3,
     ) -> None:
         super().__init__()
         self.model = model
         self.lr, self.weight_decay = lr, weight_decay
         self.warmup_steps, self.max_steps = max(1, min(warmup_steps, max_steps // 10)), max_steps
+        self.max_seconds = None if max_minutes is None else 60.0 * max_minutes
         self.label_dropout = label_dropout
 
     def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -104,11 +108,15 @@ class TransformerPriorModule(L.LightningModule):
         groups = [{"params": decay, "weight_decay": self.weight_decay}, {"params": rest, "weight_decay": 0.0}]
         optimizer = torch.optim.AdamW(groups, lr=self.lr, betas=(0.9, 0.98))
 
+        started = time.monotonic()
+
         def schedule(step: int) -> float:
             if step < self.warmup_steps:
                 return (step + 1) / self.warmup_steps
-            progress = min(1.0, (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps))
-            return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress))
+            progress = (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps)
+            if self.max_seconds is not None:
+                progress = max(progress, (time.monotonic() - started) / self.max_seconds)
+            return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
@@ -192,7 +200,9 @@ def train_transformer_prior(
 ) -> dict[str, float]:
     """Train ``model`` in place on ``train`` within ``budget``; returns the final train and validation losses."""
     L.seed_everything(budget.seed, workers=True, verbose=False)
-    module = TransformerPriorModule(model.train(), lr=budget.lr, max_steps=budget.max_steps)
+    module = TransformerPriorModule(
+        model.train(), lr=budget.lr, max_steps=budget.max_steps, max_minutes=budget.max_minutes
+    )
     trainer = L.Trainer(
         max_steps=budget.max_steps,
         max_time=timedelta(minutes=budget.max_minutes),

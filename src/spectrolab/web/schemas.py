@@ -11,12 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from spectrolab import __version__
 from spectrolab.data.nsynth import NSYNTH_FAMILIES
+from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_TEMPERATURE
 from spectrolab.web.service import Analysis, EditReply, GridView
 from spectrolab.web.settings import Limits
 
 MAX_CELL_INDEX = 4096
 MAX_TEMPERATURE = 10.0
 MAX_STEPS = 64
+MAX_GUIDANCE = 10.0
 MAX_SEED = 2**32 - 1
 
 
@@ -35,11 +37,20 @@ class EditForm(AudioForm):
     col_start: int = Field(ge=0, le=MAX_CELL_INDEX, description="first time cell")
     col_stop: int = Field(ge=1, le=MAX_CELL_INDEX, description="time cell after the last")
     prior: Literal["nb", "transformer"] = Field("nb", description="Naive Bayes or the masked-code Transformer")
-    temperature: float = Field(1.0, gt=0.0, le=MAX_TEMPERATURE, allow_inf_nan=False)
-    steps: int = Field(8, ge=1, le=MAX_STEPS, description="Gibbs sweeps (nb) or unmasking steps (transformer)")
+    temperature: float = Field(DEFAULT_TEMPERATURE, gt=0.0, le=MAX_TEMPERATURE, allow_inf_nan=False)
+    steps: int = Field(
+        DEFAULT_STEPS, ge=1, le=MAX_STEPS, description="Gibbs sweeps (nb) or unmasking steps (transformer)"
+    )
     seed: int = Field(0, ge=0, le=MAX_SEED, description="same seed, same result")
     pitch: int | None = Field(None, ge=0, le=127, description="target MIDI pitch")
     family: str | None = Field(None, json_schema_extra={"enum": list(NSYNTH_FAMILIES)}, description="target family")
+    guidance: float = Field(
+        DEFAULT_GUIDANCE,
+        ge=0.0,
+        le=MAX_GUIDANCE,
+        allow_inf_nan=False,
+        description="how hard the targets steer (classifier-free guidance: 0 ignores them, 1 plain)",
+    )
     level: int = Field(0, ge=0, le=7, description="code level (0 = bottom, finest)")
 
     def edit_arguments(self) -> dict[str, object]:
@@ -130,6 +141,7 @@ class EditOut(BaseModel):
 class Bounds(BaseModel):
     temperature: tuple[float, float] = (0.0, MAX_TEMPERATURE)
     steps: tuple[int, int] = (1, MAX_STEPS)
+    guidance: tuple[float, float] = (0.0, MAX_GUIDANCE)
     seed: tuple[int, int] = (0, MAX_SEED)
     pitch: tuple[int, int] = (0, 127)
 

@@ -28,6 +28,7 @@ from spectrolab.energy import EnergyResult, EstimateMeter
 from spectrolab.errors import AudioError, ConfigError
 from spectrolab.priors.api import SHIPPED_PRIORS, load_prior
 from spectrolab.priors.base import Conditioning, Prior
+from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_TEMPERATURE
 from spectrolab.web.cache import LRUCache
 from spectrolab.web.settings import Limits, WebSettings
 from spectrolab.web.uploads import UploadStore, digest
@@ -267,11 +268,12 @@ class EditorService:
         col_start: int,
         col_stop: int,
         prior: str = "nb",
-        temperature: float = 1.0,
-        steps: int = 8,
+        temperature: float = DEFAULT_TEMPERATURE,
+        steps: int = DEFAULT_STEPS,
         seed: int = 0,
         pitch: int | None = None,
         family: str | None = None,
+        guidance: float = DEFAULT_GUIDANCE,
         level: int = 0,
     ) -> EditReply:
         """Resample the rectangle of cells of ``sound`` with ``prior``; see :func:`perform_edit`."""
@@ -286,6 +288,7 @@ class EditorService:
                 steps=steps,
                 seed=seed,
                 conditioning=Conditioning.from_names(pitch, family),
+                guidance=guidance,
             )
         return await self._off_loop(
             lambda: self.edit_sync(sound, cells=cells, prior=prior, options=options, queued=queued),

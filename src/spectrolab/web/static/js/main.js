@@ -259,6 +259,7 @@ function readParams() {
     seed: $("seed").value,
     pitch: $("pitch").value,
     family: $("family").value,
+    guidance: $("guidance").value,
   };
 }
 
@@ -514,7 +515,7 @@ $("file-input").addEventListener("change", (e) => {
   e.target.value = "";
   if (file) guarded(() => loadFile(file));
 });
-for (const id of ["prior", "temperature", "steps", "seed", "pitch", "family"]) $(id).addEventListener("change", () => persist());
+for (const id of ["prior", "temperature", "steps", "seed", "pitch", "family", "guidance"]) $(id).addEventListener("change", () => persist());
 $("scroller").addEventListener(
   "wheel",
   (e) => {
@@ -554,6 +555,7 @@ function configure(config) {
   const b = config.bounds;
   $("temperature").max = b.temperature[1];
   $("steps").max = b.steps[1];
+  $("guidance").max = b.guidance[1];
   $("seed").max = b.seed[1];
 }
 
