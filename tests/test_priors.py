@@ -15,7 +15,7 @@ from spectrolab.models import create_model, list_models, load_model_dir, save_mo
 from spectrolab.priors import Conditioning, NaiveBayesPrior, Prior, UnigramPrior, bits_per_code
 from spectrolab.priors.base import sample_codes
 from spectrolab.priors.naive_bayes import colour_classes, neighbour_codes
-from spectrolab.priors.transformer import centred_window, edit_windows, score_windows
+from spectrolab.priors.transformer import MaskedCodeTransformer, centred_window, edit_windows, score_windows
 from spectrolab.training.prior import EncodedGrids, TrainingBudget, random_hidden, train_transformer_prior
 
 K, H, W = 6, 5, 7
@@ -170,6 +170,20 @@ def test_transformer_log_prob_hides_each_cell_alone(grids, labels):
         one = Conditioning(pitch=labels.pitch[b : b + 1], family=labels.family[b : b + 1])
         expected[b, r, c] = prior.log_probs(grids[b : b + 1], hidden=hidden, conditioning=one)[0, r, c, grids[b, r, c]]
     torch.testing.assert_close(per_cell, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("guidance", [1.0, 2.5])
+def test_transformer_scores_only_the_hidden_cells_as_the_whole_grid_would(grids, labels, guidance):
+    prior = build_priors(grids)["transformer"]
+    assert isinstance(prior, MaskedCodeTransformer)
+    hidden = torch.zeros(3, H, W, dtype=torch.bool)
+    hidden[0, 1:3, 2:5] = True
+    hidden[2, 0, :] = True
+    conditioning = Conditioning(pitch=labels.pitch[:3], family=labels.family[:3])
+    with torch.no_grad():
+        whole = prior._logits(grids[:3], hidden, conditioning, guidance=guidance)
+        only = prior._hidden_logits(grids[:3], hidden, conditioning, guidance=guidance)
+    torch.testing.assert_close(only, whole[hidden], atol=1e-5, rtol=1e-5)
 
 
 def labelled_prior(name: str, grids: torch.Tensor, labels: Conditioning) -> Prior:

@@ -35,7 +35,6 @@ from spectrolab.priors.base import (
     check_region,
     check_sampling,
     check_sizes,
-    gather_codes,
     guided_conditioning,
     sample_codes,
 )
@@ -194,6 +193,20 @@ class MaskedCodeTransformer(nn.Module):
         cond, uncond = both.chunk(2)
         return uncond + guidance * (cond - uncond)
 
+    def _hidden_logits(
+        self, grids: torch.Tensor, hidden: torch.Tensor, conditioning: Conditioning | None, *, guidance: float
+    ) -> torch.Tensor:
+        """Logits (n, K) of the ``n`` hidden cells of grids (B, H, W) at most ``max_width`` wide, in row-major
+        order: what :meth:`_logits` gives there, the head run on those cells only (guided as there)."""
+        tokens = grids.masked_fill(hidden, self.mask_token)
+        pitch, family = (conditioning or Conditioning()).labels(grids.shape[0], device=grids.device)
+        if guidance == 1.0 or not bool(((pitch >= 0) | (family >= 0)).any()):
+            return self.logits(self.features(tokens, pitch, family)[hidden])
+        unknown = torch.full_like(pitch, -1)
+        both = self.features(torch.cat([tokens, tokens]), torch.cat([pitch, unknown]), torch.cat([family, unknown]))
+        cond, uncond = (self.logits(part[hidden]) for part in both.chunk(2))
+        return uncond + guidance * (cond - uncond)
+
     def _window_logits(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
         """Logits (B, H, W, K) of tokens (B, H, W) of any width, each column from its scoring window."""
         parts = [
@@ -303,11 +316,15 @@ class MaskedCodeTransformer(nn.Module):
         batch = grids.shape[0]
         total = hidden.view(batch, -1).sum(dim=1)
         for step in range(steps):
-            logp = torch.log_softmax(self._logits(current, hidden, conditioning, guidance=guidance), dim=-1)
-            drawn = sample_codes(logp, temperature=temperature, generator=generator)
+            # Only the hidden cells are scored and drawn (a region is a fraction of the window's cells).
+            logp = torch.log_softmax(self._hidden_logits(current, hidden, conditioning, guidance=guidance), dim=-1)
+            drawn_hidden = sample_codes(logp, temperature=temperature, generator=generator)
+            drawn = current.masked_scatter(hidden, drawn_hidden)
             still_hidden = torch.floor(total * math.cos(math.pi / 2 * (step + 1) / steps)).long()
             reveal = hidden.view(batch, -1).sum(dim=1) - still_hidden
-            confidence = gather_codes(logp, drawn).view(batch, -1)
+            scores = logp.gather(-1, drawn_hidden[:, None])[:, 0]
+            confidence = torch.full(hidden.shape, -math.inf, device=logp.device).masked_scatter(hidden, scores)
+            confidence = confidence.view(batch, -1)
             noise = torch.rand(confidence.shape, generator=generator, device=confidence.device)
             confidence = confidence - temperature * (1 - (step + 1) / steps) * torch.log(-torch.log(noise + 1e-20))
             confidence = confidence.masked_fill(~hidden.view(batch, -1), -math.inf)
