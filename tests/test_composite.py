@@ -23,7 +23,7 @@ from spectrolab.edit.composite import (
     raised_cosine_edge,
     time_gains,
 )
-from spectrolab.edit.editor import edit_audio, edit_file, edit_windows, resample_span
+from spectrolab.edit.editor import edit_audio, edit_file, edit_windows, inverse_frames, resample_span
 from spectrolab.edit.region import CellRegion, Region
 from spectrolab.errors import AudioError, ConfigError
 from spectrolab.priors.api import load_prior
@@ -252,3 +252,14 @@ def test_cli_blur_keeps_the_input_format(tmp_path, notes, capsys):
     assert main(["blur", str(src), "-o", str(tmp_path / "r.wav"), "--time", "1:2", "--resynthesize",
                  "--subtype", "PCM_16"]) == 0  # fmt: skip
     assert "resynthesised" in capsys.readouterr().out and sf.info(str(tmp_path / "r.wav")).subtype == "PCM_16"
+
+
+@pytest.mark.parametrize("needed", [(5000, 9000), (-300, 4000), (20000, 40000), (0, 40960)])
+def testinverse_frames_hold_every_frame_reaching_the_needed_samples(needed):
+    codec = load_codec()
+    n_fft, hop = codec.representation.config.n_fft, codec.representation.config.hop_length
+    start, frames = 4096, 161
+    f0, f1 = inverse_frames(needed, start=start, frames=frames, codec=codec)
+    reaching = [j for j in range(frames) if needed[0] - n_fft // 2 < start + j * hop < needed[1] + n_fft // 2]
+    assert 0 <= f0 <= min(reaching) - 1 or f0 == 0
+    assert max(reaching) + 1 < f1 <= frames or f1 == frames

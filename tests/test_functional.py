@@ -27,6 +27,26 @@ def test_istft_inverts_stft(notes):
     assert (back - notes).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize(
+    ("n_fft", "hop_length", "frames", "length"),
+    [(1024, 256, 50, None), (1024, 256, 50, 12001), (2048, 512, 7, None), (512, 128, 30, 4000), (256, 64, 3, 10)],
+)
+def test_istft_fast_overlap_add_equals_torch_istft(n_fft, hop_length, frames, length):
+    spec = torch.randn(2, 3, n_fft // 2 + 1, frames, dtype=torch.complex128, generator=torch.Generator().manual_seed(0))
+    window = F.hann_window(n_fft, dtype=torch.float64)
+    ours = F.istft(spec, n_fft=n_fft, hop_length=hop_length, window=window, length=length)
+    flat = spec.reshape(-1, n_fft // 2 + 1, frames)
+    ref = torch.istft(flat, n_fft, hop_length=hop_length, window=window, center=True, length=length)
+    assert ours.shape == (2, 3, ref.shape[-1])
+    np.testing.assert_allclose(ours.reshape(ref.shape).numpy(), ref.numpy(), rtol=0, atol=1e-12)
+
+
+def test_istft_refuses_a_window_that_does_not_overlap_add():
+    spec = torch.ones(1, 257, 4, dtype=torch.complex64)
+    with pytest.raises(ConfigError, match="not invertible"):
+        F.istft(spec, n_fft=512, hop_length=256, window=torch.ones(512).index_fill(0, torch.arange(384), 0.0))
+
+
 @pytest.mark.parametrize(("n_mels", "f_max", "htk"), [(96, 8000.0, False), (128, None, False), (40, 4000.0, True)])
 def test_mel_filterbank_is_librosas(n_mels, f_max, htk):
     ours = F.mel_filterbank(sample_rate=SR, n_fft=512, n_mels=n_mels, f_max=f_max, htk=htk).numpy()

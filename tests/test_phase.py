@@ -58,3 +58,14 @@ def test_resynthesis_of_harmonic_tones_is_coherent():
 def test_silence_gives_finite_phase():
     phase = peak_locked_phase(torch.zeros(2, 512, 20), n_fft=N_FFT, hop_length=HOP)
     assert torch.isfinite(phase).all()
+
+
+def test_phases_are_kept_small_and_equal_the_unwrapped_recursion_mod_two_pi():
+    magnitude = _magnitude(_tones([440.0, 1234.5, 5000.0], seconds=3.0)).double()
+    phase = peak_locked_phase(magnitude, n_fft=N_FFT, hop_length=HOP)
+    # the recursion written out without wrapping: start pi * k, advance 2 pi hop / n_fft * peak bin per frame
+    advance = 2 * math.pi * HOP / N_FFT * peak_frequencies(magnitude)
+    start = math.pi * torch.arange(magnitude.shape[-2], dtype=torch.float64)[:, None]
+    unwrapped = torch.cumsum(advance, dim=-1) - advance[..., :1] + start
+    assert float(unwrapped.abs().max()) > 1e4 and float(phase.abs().max()) < 2 * math.pi * magnitude.shape[-1] + 4
+    assert float(F.wrap_phase(phase - unwrapped).abs().max()) < 1e-6

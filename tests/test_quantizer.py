@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spectrolab.codec.quantizer import VectorQuantizer, kmeans, perplexity
+from spectrolab.codec.quantizer import VectorQuantizer, kmeans, nearest_codes, perplexity
 from spectrolab.errors import ConfigError
 
 CENTRES = torch.tensor([[2.0, 0.0], [-2.0, 0.0], [0.0, 2.0], [0.0, -2.0]])
@@ -107,3 +107,10 @@ def test_wrong_shape_is_a_config_error():
         VectorQuantizer(4, 3)(torch.randn(2, 5, 4, 4))
     with pytest.raises(ConfigError):
         VectorQuantizer(1, 3)
+
+
+def test_nearest_codes_equal_the_brute_force_argmin_of_distances():
+    generator = torch.Generator().manual_seed(0)
+    vectors, codebook = torch.randn(500, 16, generator=generator), torch.randn(300, 16, generator=generator)
+    brute = torch.cdist(vectors.double(), codebook.double()).argmin(1)
+    assert torch.equal(nearest_codes(vectors, codebook), brute)

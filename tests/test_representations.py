@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import librosa
 import numpy as np
 import pytest
 import torch
 
 from spectrolab import metrics
+from spectrolab.audio import functional as F_dsp
 from spectrolab.audio.representations import (
     LinearSTFT,
     LinearSTFTConfig,
@@ -134,3 +137,29 @@ def test_logmel_torchaudio_variant_matches_librosa_htk(notes):
     np.testing.assert_allclose(rep.mel_power(notes.double()).numpy(), ref, rtol=1e-4, atol=1e-4 * ref.max())
     with pytest.raises(ConfigError, match="pad_mode"):
         LogMelConfig(pad_mode="edge")
+
+
+def test_melif_sparse_projections_equal_the_dense_matrices(notes):
+    rep = MelIF(MelIFConfig.fast())
+    linear = torch.rand(2, 512, 40, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(rep.to_mel(linear), rep.warp @ linear, rtol=1e-5, atol=1e-6)
+        mel = rep.warp @ linear
+        torch.testing.assert_close(rep.from_mel(mel), rep.unwarp @ mel, rtol=1e-4, atol=1e-5)
+    # with gradients the dense product runs, and gradients flow
+    linear.requires_grad_(True)
+    rep.to_mel(linear).sum().backward()
+    torch.testing.assert_close(linear.grad, rep.warp.sum(0)[None, :, None].expand_as(linear))
+
+
+def test_melif_if_channel_equals_the_if_of_the_warped_unwrapped_phase(notes):
+    # the forward computes wrap(W diff(phi)); by linearity it is the definition's IF(W cumsum(diff(phi)))
+    rep = MelIF(MelIFConfig.fast())
+    wave = notes[:2].double()
+    rep = rep.double()
+    spec = rep._stft(wave)[:, :-1]
+    phase = F_dsp.phase_from_instantaneous_frequency(F_dsp.instantaneous_frequency(spec.angle()))
+    definition = F_dsp.instantaneous_frequency(rep.warp @ phase)
+    ours = rep(wave)[:, 1]
+    difference = F_dsp.wrap_phase(math.pi * (ours - definition)).abs()  # the same angles, up to wrapping
+    assert float(difference.max()) < 1e-6

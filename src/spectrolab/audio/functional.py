@@ -56,19 +56,41 @@ def istft(
     length: int | None = None,
     center: bool = True,
 ) -> torch.Tensor:
-    """Inverse of :func:`stft` (least-squares overlap-add): (..., F, N) complex -> (..., T)."""
+    """Inverse of :func:`stft` (least-squares overlap-add): (..., F, N) complex -> (..., T).
+
+    Equal to ``torch.istft``; when ``hop_length`` divides ``n_fft`` (every STFT here), the overlap-add is
+    ``n_fft / hop_length`` shifted additions of hop-long blocks, several times faster than ``torch.istft``'s.
+    """
     lead = spec.shape[:-2]
     if window is None:
         window = hann_window(n_fft, device=spec.device, dtype=spec.real.dtype)
-    wave = torch.istft(
-        spec.reshape(-1, *spec.shape[-2:]),
-        n_fft=n_fft,
-        hop_length=hop_length,
-        window=window,
-        center=center,
-        length=length,
-    )
+    flat = spec.reshape(-1, *spec.shape[-2:])
+    if n_fft % hop_length or window.shape[-1] != n_fft or spec.shape[-2] != n_fft // 2 + 1:
+        wave = torch.istft(flat, n_fft=n_fft, hop_length=hop_length, window=window, center=center, length=length)
+        return wave.reshape(*lead, wave.shape[-1])
+    frames = torch.fft.irfft(flat, n=n_fft, dim=-2).transpose(-1, -2) * window  # (B, N, n_fft)
+    signal = _overlap_add(frames, hop_length)
+    envelope = _overlap_add(window.square().expand(1, *frames.shape[-2:]), hop_length)[0]
+    start = n_fft // 2 if center else 0
+    stop = signal.shape[-1] - start if length is None else start + length
+    signal, envelope = signal[..., start:stop], envelope[start:stop]
+    if bool((envelope.abs() < 1e-11).any()):
+        raise ConfigError(f"window overlap-add has zeros (n_fft={n_fft}, hop_length={hop_length}): not invertible")
+    wave = signal / envelope
+    if length is not None and wave.shape[-1] < length:
+        wave = torch.nn.functional.pad(wave, (0, length - wave.shape[-1]))
     return wave.reshape(*lead, wave.shape[-1])
+
+
+def _overlap_add(frames: torch.Tensor, hop_length: int) -> torch.Tensor:
+    """Frames (B, N, n_fft), ``n_fft`` a multiple of ``hop_length``, summed at hops: (B, (N - 1) * hop + n_fft)."""
+    batch, count, size = frames.shape
+    ratio = size // hop_length
+    blocks = frames.reshape(batch, count, ratio, hop_length)
+    out = frames.new_zeros(batch, count + ratio - 1, hop_length)
+    for k in range(ratio):
+        out[:, k : k + count] += blocks[:, :, k]
+    return out.reshape(batch, -1)
 
 
 def num_frames(num_samples: int, *, hop_length: int) -> int:
@@ -125,7 +147,12 @@ def instantaneous_frequency(phase: torch.Tensor, *, dim: int = -1) -> torch.Tens
     The first frame keeps its own phase (as GANSynth does), so ``cumsum(if * pi)`` recovers the phase mod 2 pi.
     """
     diff = torch.diff(phase, dim=dim, prepend=torch.zeros_like(phase.narrow(dim, 0, 1)))
-    return torch.remainder(diff + math.pi, 2 * math.pi).sub(math.pi) / math.pi
+    return wrap_phase(diff) / math.pi
+
+
+def wrap_phase(phase: torch.Tensor) -> torch.Tensor:
+    """Angles wrapped to [-pi, pi)."""
+    return torch.remainder(phase + math.pi, 2 * math.pi).sub(math.pi)
 
 
 def phase_from_instantaneous_frequency(inst_freq: torch.Tensor, *, dim: int = -1) -> torch.Tensor:

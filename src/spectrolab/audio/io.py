@@ -165,6 +165,11 @@ class NativeAudio:
         """Frames ``[start, stop)`` as float64 (C, T'), full scale 1."""
         return self.samples[start:stop].T.astype(np.float64) / self.scale
 
+    def mono(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Frames ``[start, stop)`` mixed to mono (the mean of the channels) as float64 (T',), full scale 1."""
+        weights = np.full(self.channels, 1.0 / (self.channels * self.scale))
+        return self.samples[start:stop].astype(np.float64) @ weights  # a product: numpy's mean over C is slow
+
     def quantize(self, wave: np.ndarray) -> np.ndarray:
         """Float (C, T') -> stored values (T', C) of this file's dtype, rounded to its step (no clipping: the
         caller keeps ``wave`` within full scale)."""

@@ -41,8 +41,8 @@ class QuantizerOutput:
 
 def nearest_codes(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     """Index of the nearest codebook row for each vector: (N, D), (K, D) -> int64 (N,)."""
-    distances = vectors.pow(2).sum(1, keepdim=True) - 2 * vectors @ codebook.t() + codebook.pow(2).sum(1)[None]
-    return distances.argmin(1)
+    # argmin |v - c|^2 = argmax (v . c - |c|^2 / 2): |v|^2 is the same for every code.
+    return torch.addmm(codebook.pow(2).sum(1).mul(-0.5), vectors, codebook.t()).argmax(1)
 
 
 def kmeans(

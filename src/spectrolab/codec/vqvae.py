@@ -27,6 +27,7 @@ from spectrolab.codec.codegrid import CodeGrid, CodeGrids
 from spectrolab.codec.phase import peak_locked_phase
 from spectrolab.codec.quantizer import QuantizerOutput, VectorQuantizer
 from spectrolab.errors import ConfigError
+from spectrolab.models.precision import BFloat16Copies, Precision, uses_bfloat16
 
 PHASES = ("decoded", "peaks")
 
@@ -193,6 +194,21 @@ class Codec(nn.Module):
         # The codec's identity beside its name: the SHA-256 of the weights file it was loaded from (set by
         # load_codec; "" for a codec built or trained here). Code grids record it and decoders check it.
         self.weights_sha256 = ""
+        self.precision: Precision = "auto"
+        self._bfloat16 = BFloat16Copies()
+
+    # -- inference precision ---------------------------------------------------------------------------------
+    @property
+    def uses_bfloat16(self) -> bool:
+        """Whether inference (eval mode, no gradients) runs the convolutional networks in bfloat16:
+        ``precision="bfloat16"``, or ``"auto"`` on a CPU with native bfloat16 arithmetic (AVX512-BF16 or AMX)."""
+        return uses_bfloat16(self.precision, self.project.weight.device)
+
+    def _run(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """``getattr(self, name)(x)``, in bfloat16 inference through a bfloat16 copy of that network. On this
+        project's CPU that halves the convolutions' time at the same quality (``results/edit_latency.md``);
+        training and gradients always run in float32."""
+        return self._bfloat16.run(name, getattr(self, name), x, enabled=self.uses_bfloat16)
 
     # -- geometry --------------------------------------------------------------------------------------------
     @property
@@ -273,10 +289,10 @@ class Codec(nn.Module):
         if self.phase == "decoded":
             return rep.inverse(spec, length=num_samples)
         config = rep.config
-        magnitude = (rep.unwarp @ (spec[:, 0].exp() - config.log_eps)).clamp_min(0.0).sqrt()
+        magnitude = rep.from_mel(spec[:, 0].exp() - config.log_eps).clamp_min(0.0).sqrt()
         # The phase follows the magnitude but carries no useful gradient (and its peak picking gives NaNs).
         phase = peak_locked_phase(magnitude.detach(), n_fft=config.n_fft, hop_length=config.hop_length)
-        linear = torch.polar(magnitude, phase)
+        linear = torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))  # twice polar's speed
         linear = torch.cat([linear, torch.zeros_like(linear[:, :1])], dim=1)
         window = rep.window
         return F_audio.istft(
@@ -307,18 +323,18 @@ class Codec(nn.Module):
 
     def quantize(self, spec: torch.Tensor) -> list[QuantizerOutput]:
         """Normalised spectrogram (B, 2, n_mels, N') -> one :class:`QuantizerOutput` per level, bottom first."""
-        hidden = self.encoder(spec)
+        hidden = self._run("encoder", spec)
         if self.num_levels == 1:
             return [self.quantizers[0](self.project(hidden))]
-        top = self.quantizers[1](self.top_project(self.top_encoder(hidden)))
-        bottom = self.quantizers[0](self.project(torch.cat([hidden, self.top_decoder(top.quantized)], dim=1)))
+        top = self.quantizers[1](self.top_project(self._run("top_encoder", hidden)))
+        bottom = self.quantizers[0](self.project(torch.cat([hidden, self._run("top_decoder", top.quantized)], dim=1)))
         return [bottom, top]
 
     def decode_vectors(self, vectors: list[torch.Tensor]) -> torch.Tensor:
         """Codebook vectors of each level, bottom first, each (B, D, H_l, W_l) -> normalised spectrogram."""
         if len(vectors) == 2:
-            vectors = [vectors[0], self.top_upsample(vectors[1])]
-        out = self.decoder(torch.cat(vectors, dim=1))
+            vectors = [vectors[0], self._run("top_upsample", vectors[1])]
+        out = self._run("decoder", torch.cat(vectors, dim=1))
         return torch.cat([out[:, :1], torch.tanh(out[:, 1:])], dim=1)
 
     # -- the public API --------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from spectrolab.audio import functional as F
 from spectrolab.edit.region import Region
 from spectrolab.errors import ConfigError
 
@@ -162,17 +163,24 @@ def composite(
     n_fft = stft_size(sample_rate)
     hop = n_fft // 4
     window = torch.hann_window(n_fft)
-    segment = torch.from_numpy(np.ascontiguousarray(original, dtype=np.float32))
-    spec = _stft(segment, n_fft, window)  # (C, F, N)
-    edit_spec = _stft(torch.from_numpy(np.ascontiguousarray(edit, dtype=np.float32)), n_fft, window)  # (F, N)
+    channels = original.shape[0]
+    both = np.concatenate([np.asarray(original, dtype=np.float32), np.asarray(edit, dtype=np.float32)[None]])
+    spectra = _stft(torch.from_numpy(both), n_fft, window)  # (C + 1, F, N): the channels, then the edit
     freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
-    times = (start + hop * np.arange(spec.shape[-1])) / sample_rate
-    profile = band_gains(region, freqs=freqs, feather=feather, band_limit_hz=band_limit_hz)[:, None]
-    mask = torch.from_numpy((profile * time_gains(region, times=times, feather=feather)[None, :]).astype(np.float32))
+    times = (start + hop * np.arange(spectra.shape[-1])) / sample_rate
+    profile = band_gains(region, freqs=freqs, feather=feather, band_limit_hz=band_limit_hz)
+    # Only the bins where the mask is non-zero take part (a fraction of them for most regions).
+    band = np.flatnonzero(profile > 0)
+    rows = slice(int(band[0]), int(band[-1]) + 1) if band.size else slice(0, 0)
+    gains = profile[rows, None] * time_gains(region, times=times, feather=feather)[None, :]
+    mask = torch.from_numpy(gains.astype(np.float32))
+    spec, edit_spec = spectra[:channels, rows], spectra[channels, rows]
     pasted = channel_gains(spec, mask)[..., None] * edit_spec
 
-    def istft(x: torch.Tensor) -> np.ndarray:
-        return torch.istft(x, n_fft, hop_length=hop, window=window, length=segment.shape[-1]).double().numpy()
+    def istft(band_spec: torch.Tensor) -> np.ndarray:
+        full = torch.zeros_like(spectra[:channels])
+        full[:, rows] = band_spec
+        return F.istft(full, n_fft=n_fft, hop_length=hop, window=window, length=both.shape[-1]).double().numpy()
 
     result = np.asarray(original, dtype=np.float64) + istft(mask * (pasted - spec))
     gain, clamped = 1.0, 0
@@ -204,8 +212,11 @@ def channel_gains(spec: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         spec: (C, F, N) STFT of the channels.
         mask: (F, N) weights of the region.
     """
+    if spec.shape[0] == 1:
+        return torch.ones(spec.shape[:2], dtype=spec.real.dtype, device=spec.device)
     weights = mask.square()
-    power = (torch.view_as_real(spec).square().sum(-1) * weights).sum(-1)
-    mono = (torch.view_as_real(spec.mean(0)).square().sum(-1) * weights).sum(-1)
+    power = ((spec.real.square() + spec.imag.square()) * weights).sum(-1)
+    mix = spec.mean(0)
+    mono = ((mix.real.square() + mix.imag.square()) * weights).sum(-1)
     floor = 1e-9 * float(mono.max()) + 1e-30
     return ((power + floor) / (mono + floor)).sqrt().clamp_max(float(spec.shape[0]))

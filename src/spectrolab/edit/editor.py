@@ -172,23 +172,32 @@ def resample_span(
     the whole signal's sample grid (the span starts where both rates have a sample)."""
     if orig_sample_rate == sample_rate:
         return read(start, stop)
-    common = math.gcd(orig_sample_rate, sample_rate)
-    block_in, block_out = orig_sample_rate // common, sample_rate // common
-    pad = math.ceil(_RESAMPLE_PAD_S * sample_rate)
-    first_block = math.floor((start - pad) / block_out)
-    last_block = math.ceil((stop + pad) / block_out)
-    source = read(first_block * block_in, last_block * block_in)
-    out = soxr.resample(source, orig_sample_rate, sample_rate, quality="HQ")
-    offset = start - first_block * block_out
+    first, last = resample_source(start, stop, orig_sample_rate=orig_sample_rate, sample_rate=sample_rate)
+    out = soxr.resample(read(first, last), orig_sample_rate, sample_rate, quality="HQ")
+    offset = start - first * sample_rate // orig_sample_rate  # first is a whole number of gcd blocks: exact
     return np.asarray(out[offset : offset + stop - start], dtype=np.float64)
 
 
-def _reader(signal: Callable[[int, int], np.ndarray], length: int) -> Callable[[int, int], np.ndarray]:
-    """``signal(a, b)`` for ``0 <= a <= b <= length`` extended with zeros outside ``[0, length)``."""
+def resample_source(start: int, stop: int, *, orig_sample_rate: int, sample_rate: int) -> tuple[int, int]:
+    """The samples ``[first, last)`` at ``orig_sample_rate`` that :func:`resample_span` reads to give samples
+    ``[start, stop)`` at ``sample_rate``: a little wider, starting where both rates have a sample."""
+    if orig_sample_rate == sample_rate:
+        return start, stop
+    common = math.gcd(orig_sample_rate, sample_rate)
+    block_in, block_out = orig_sample_rate // common, sample_rate // common
+    pad = math.ceil(_RESAMPLE_PAD_S * sample_rate)
+    return math.floor((start - pad) / block_out) * block_in, math.ceil((stop + pad) / block_out) * block_in
+
+
+def _reader(
+    signal: Callable[[int, int], np.ndarray], length: int, *, start: int = 0
+) -> Callable[[int, int], np.ndarray]:
+    """``signal(a, b)`` for ``start <= a <= b <= length`` extended with zeros outside ``[start, length)``."""
+    first = start
 
     def read(start: int, stop: int) -> np.ndarray:
         out = np.zeros(stop - start, dtype=np.float64)
-        low, high = max(start, 0), min(stop, length)
+        low, high = max(start, first), min(stop, length)
         if high > low:
             out[low - start : high - start] = signal(low, high)
         return out
@@ -255,7 +264,7 @@ def edit_audio(
     )
     hop = codec.representation.config.hop_length
     cell = codec.level_strides()[level][1] * hop
-    mono = _reader(lambda a, b: audio.to_float(a, b).mean(0), audio.frames)
+    mono = _reader(audio.mono, audio.frames)
     with torch.inference_mode():
         encode_start, encode_stop = _column_span(windows.encode, cell=cell, hop=hop, width=width, length=num_samples)
         with watch("resample"):
@@ -280,14 +289,26 @@ def edit_audio(
         window_codes = codec.code_grids(
             [g[..., first:last] for g in edited.grids], num_samples=decode_stop - decode_start
         )
+        span = cells_to_region(
+            cells, seconds_per_cell=codec.seconds_per_cell(level), row_edges_hz=codec.row_edges_hz(height)
+        )
+        support = (
+            None
+            if resynthesize
+            else mask_support(span, feather=feather, band_limit_hz=codec_rate / 2, nyquist=rate / 2)
+        )
+        start, stop = (
+            (0, audio.frames) if support is None else composite_span(support, sample_rate=rate, length=audio.frames)
+        )
+        needed = resample_source(start, stop, orig_sample_rate=codec_rate, sample_rate=rate)
         with watch("decode"):
             decoded_spec = codec.decode_spec(window_codes)
         with watch("inverse"):
-            decoded = codec.invert(decoded_spec, num_samples=window_codes.num_samples)[0].double().numpy()
-    span = cells_to_region(
-        cells, seconds_per_cell=codec.seconds_per_cell(level), row_edges_hz=codec.row_edges_hz(height)
-    )
-    edit_signal = _reader(lambda a, b: decoded[a - decode_start : b - decode_start], decode_stop)
+            f0, f1 = inverse_frames(needed, start=decode_start, frames=decoded_spec.shape[-1], codec=codec)
+            length = min((f1 - 1 - f0) * hop, window_codes.num_samples - f0 * hop)
+            decoded = codec.invert(decoded_spec[..., f0:f1], num_samples=length)[0].double().numpy()
+    offset = decode_start + f0 * hop
+    edit_signal = _reader(lambda a, b: decoded[a - offset : b - offset], offset + len(decoded), start=offset)
     outcome = partial(
         EditResult, original=original, edited=edited, level=level, cells=cells, region=span, windows=windows
     )
@@ -302,8 +323,6 @@ def edit_audio(
             audio=replace(audio, samples=samples), support=None, samples=(0, audio.frames), edit_gain=gain,
             clamped=0, resynthesized=True, seconds=watch.seconds,
         )  # fmt: skip
-    support = mask_support(span, feather=feather, band_limit_hz=codec_rate / 2, nyquist=rate / 2)
-    start, stop = composite_span(support, sample_rate=rate, length=audio.frames)
     with watch("resample"):
         pasted = resample_span(edit_signal, orig_sample_rate=codec_rate, sample_rate=rate, start=start, stop=stop)
     with watch("composite"):
@@ -317,6 +336,17 @@ def edit_audio(
         audio=replace(audio, samples=samples), support=support, samples=(start, stop), edit_gain=mixed.edit_gain,
         clamped=mixed.clamped, resynthesized=False, seconds=watch.seconds,
     )  # fmt: skip
+
+
+def inverse_frames(needed: tuple[int, int], *, start: int, frames: int, codec: Codec) -> tuple[int, int]:
+    """Frames ``[f0, f1)`` of a decoded window starting at sample ``start`` whose inverse STFT gives the samples
+    ``needed`` as the whole window's would: every frame reaching them, and one more either side. (The phase is
+    derived from these frames alone, so it may differ from the whole window's by a constant per bin.)"""
+    config = codec.representation.config
+    hop, reach = config.hop_length, config.n_fft // 2 + config.hop_length
+    f0 = max(0, math.floor((needed[0] - start - reach) / hop))
+    f1 = min(frames, math.ceil((needed[1] - start + reach) / hop) + 1)
+    return f0, max(f1, min(f0 + 2, frames))
 
 
 def _column_span(columns: tuple[int, int], *, cell: int, hop: int, width: int, length: int) -> tuple[int, int]:

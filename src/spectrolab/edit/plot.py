@@ -44,7 +44,7 @@ def input_rate_spectrogram(audio: io.NativeAudio) -> tuple[torch.Tensor, torch.T
     n_fft = stft_size(rate)
     hop = max(n_fft // 4, -(-audio.frames // _MAX_FRAMES))
     rep = LogMel(LogMelConfig(sample_rate=rate, n_fft=n_fft, hop_length=hop, n_mels=160, f_max=None, htk=True))
-    wave = torch.from_numpy(audio.to_float().mean(0)).float()[None]
+    wave = torch.from_numpy(audio.mono()).float()[None]
     with torch.inference_mode():
         image = rep(wave)[0, 0]
     return image, rep.frequencies()
