@@ -160,7 +160,8 @@ def test_transformer_log_prob_hides_each_cell_alone(grids, labels):
     """The batched scoring (pairs of grid and cell, chunks crossing grids) equals hiding each cell alone in turn,
     grid by grid, and reading its log-probability from ``log_probs``."""
     prior = build_priors(grids)["transformer"]
-    assert isinstance(prior, torch.nn.Module)
+    assert isinstance(prior, MaskedCodeTransformer)
+    prior.precision = "float32"  # the comparison runs with gradients on, in float32
     conditioning = Conditioning(pitch=labels.pitch[:3], family=labels.family[:3])
     per_cell = prior.log_prob(grids[:3], conditioning=conditioning, chunk=9)
     expected = torch.empty(3, H, W)
@@ -170,6 +171,18 @@ def test_transformer_log_prob_hides_each_cell_alone(grids, labels):
         one = Conditioning(pitch=labels.pitch[b : b + 1], family=labels.family[b : b + 1])
         expected[b, r, c] = prior.log_probs(grids[b : b + 1], hidden=hidden, conditioning=one)[0, r, c, grids[b, r, c]]
     torch.testing.assert_close(per_cell, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_transformer_bfloat16_inference_scores_close_to_float32(grids, labels):
+    prior = build_priors(grids)["transformer"]
+    assert isinstance(prior, MaskedCodeTransformer)
+    conditioning = Conditioning(pitch=labels.pitch[:4], family=labels.family[:4])
+    prior.precision = "float32"
+    reference = prior.log_prob(grids[:4], conditioning=conditioning)
+    prior.precision = "bfloat16"
+    fast = prior.log_prob(grids[:4], conditioning=conditioning)
+    assert prior._bfloat16._copies["encoder"][1].layers[0].linear1.weight.dtype == torch.bfloat16
+    assert 0 < float((fast - reference).abs().max()) < 0.05
 
 
 @pytest.mark.parametrize("guidance", [1.0, 2.5])

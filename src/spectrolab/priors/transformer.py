@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from spectrolab.errors import ConfigError
+from spectrolab.models.precision import BFloat16Copies, Precision, uses_bfloat16
 from spectrolab.priors.base import (
     NUM_FAMILIES,
     NUM_PITCHES,
@@ -116,6 +117,14 @@ class MaskedCodeTransformer(nn.Module):
         self.unpatch = nn.Linear(d_model, area * d_model)
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, codebook_size)
+        # Inference runs the encoder layers in bfloat16 where the CPU has it (spectrolab.models.precision).
+        self.precision: Precision = "auto"
+        self._bfloat16 = BFloat16Copies()
+
+    @property
+    def uses_bfloat16(self) -> bool:
+        """Whether inference (eval mode, no gradients) runs the encoder layers in bfloat16."""
+        return uses_bfloat16(self.precision, self.head.weight.device)
 
     @property
     def context_columns(self) -> int:
@@ -137,7 +146,8 @@ class MaskedCodeTransformer(nn.Module):
         x = (x.reshape(batch, rows, cols, pr * pc, -1) + self.cell_embedding).sum(dim=3)
         x = x + self.row_embedding.weight[:, None, :] + self.col_embedding.weight[None, :cols, :]
         label = self.pitch_embedding(pitch % (NUM_PITCHES + 1)) + self.family_embedding(family % (NUM_FAMILIES + 1))
-        x = self.encoder(torch.cat([label[:, None, :], x.reshape(batch, rows * cols, -1)], dim=1))[:, 1:]
+        sequence = torch.cat([label[:, None, :], x.reshape(batch, rows * cols, -1)], dim=1)
+        x = self._bfloat16.run("encoder", self.encoder, sequence, enabled=self.uses_bfloat16)[:, 1:]
         return x.view(batch, rows, cols, -1)
 
     def features(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
