@@ -15,7 +15,7 @@ from spectrolab.models import create_model, list_models, load_model_dir, save_mo
 from spectrolab.priors import Conditioning, NaiveBayesPrior, Prior, UnigramPrior, bits_per_code
 from spectrolab.priors.base import sample_codes
 from spectrolab.priors.naive_bayes import colour_classes, neighbour_codes, varint_decode, varint_encode
-from spectrolab.priors.transformer import centred_window, edit_windows, score_windows
+from spectrolab.priors.transformer import MaskedCodeTransformer, centred_window, edit_windows, score_windows
 from spectrolab.training.prior import EncodedGrids, TrainingBudget, random_hidden, train_transformer_prior
 
 K, H, W = 6, 5, 7
@@ -161,7 +161,8 @@ def test_transformer_log_prob_hides_each_cell_alone(grids, labels):
     """The batched scoring (pairs of grid and cell, chunks crossing grids) equals hiding each cell alone in turn,
     grid by grid, and reading its log-probability from ``log_probs``."""
     prior = build_priors(grids)["transformer"]
-    assert isinstance(prior, torch.nn.Module)
+    assert isinstance(prior, MaskedCodeTransformer)
+    prior.precision = "float32"  # the comparison runs with gradients on, in float32
     conditioning = Conditioning(pitch=labels.pitch[:3], family=labels.family[:3])
     per_cell = prior.log_prob(grids[:3], conditioning=conditioning, chunk=9)
     expected = torch.empty(3, H, W)
@@ -171,6 +172,32 @@ def test_transformer_log_prob_hides_each_cell_alone(grids, labels):
         one = Conditioning(pitch=labels.pitch[b : b + 1], family=labels.family[b : b + 1])
         expected[b, r, c] = prior.log_probs(grids[b : b + 1], hidden=hidden, conditioning=one)[0, r, c, grids[b, r, c]]
     torch.testing.assert_close(per_cell, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_transformer_bfloat16_inference_scores_close_to_float32(grids, labels):
+    prior = build_priors(grids)["transformer"]
+    assert isinstance(prior, MaskedCodeTransformer)
+    conditioning = Conditioning(pitch=labels.pitch[:4], family=labels.family[:4])
+    prior.precision = "float32"
+    reference = prior.log_prob(grids[:4], conditioning=conditioning)
+    prior.precision = "bfloat16"
+    fast = prior.log_prob(grids[:4], conditioning=conditioning)
+    assert prior._bfloat16._copies["encoder"][1].layers[0].linear1.weight.dtype == torch.bfloat16
+    assert 0 < float((fast - reference).abs().max()) < 0.05
+
+
+@pytest.mark.parametrize("guidance", [1.0, 2.5])
+def test_transformer_scores_only_the_hidden_cells_as_the_whole_grid_would(grids, labels, guidance):
+    prior = build_priors(grids)["transformer"]
+    assert isinstance(prior, MaskedCodeTransformer)
+    hidden = torch.zeros(3, H, W, dtype=torch.bool)
+    hidden[0, 1:3, 2:5] = True
+    hidden[2, 0, :] = True
+    conditioning = Conditioning(pitch=labels.pitch[:3], family=labels.family[:3])
+    with torch.no_grad():
+        whole = prior._logits(grids[:3], hidden, conditioning, guidance=guidance)
+        only = prior._hidden_logits(grids[:3], hidden, conditioning, guidance=guidance)
+    torch.testing.assert_close(only, whole[hidden], atol=1e-5, rtol=1e-5)
 
 
 def labelled_prior(name: str, grids: torch.Tensor, labels: Conditioning) -> Prior:

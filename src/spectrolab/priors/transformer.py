@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from spectrolab.errors import ConfigError
+from spectrolab.models.precision import BFloat16Copies, Precision, uses_bfloat16
 from spectrolab.priors.base import (
     NUM_FAMILIES,
     NUM_PITCHES,
@@ -35,7 +36,6 @@ from spectrolab.priors.base import (
     check_region,
     check_sampling,
     check_sizes,
-    gather_codes,
     guided_conditioning,
     sample_codes,
 )
@@ -117,6 +117,14 @@ class MaskedCodeTransformer(nn.Module):
         self.unpatch = nn.Linear(d_model, area * d_model)
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, codebook_size)
+        # Inference runs the encoder layers in bfloat16 where the CPU has it (spectrolab.models.precision).
+        self.precision: Precision = "auto"
+        self._bfloat16 = BFloat16Copies()
+
+    @property
+    def uses_bfloat16(self) -> bool:
+        """Whether inference (eval mode, no gradients) runs the encoder layers in bfloat16."""
+        return uses_bfloat16(self.precision, self.head.weight.device)
 
     @property
     def context_columns(self) -> int:
@@ -138,7 +146,8 @@ class MaskedCodeTransformer(nn.Module):
         x = (x.reshape(batch, rows, cols, pr * pc, -1) + self.cell_embedding).sum(dim=3)
         x = x + self.row_embedding.weight[:, None, :] + self.col_embedding.weight[None, :cols, :]
         label = self.pitch_embedding(pitch % (NUM_PITCHES + 1)) + self.family_embedding(family % (NUM_FAMILIES + 1))
-        x = self.encoder(torch.cat([label[:, None, :], x.reshape(batch, rows * cols, -1)], dim=1))[:, 1:]
+        sequence = torch.cat([label[:, None, :], x.reshape(batch, rows * cols, -1)], dim=1)
+        x = self._bfloat16.run("encoder", self.encoder, sequence, enabled=self.uses_bfloat16)[:, 1:]
         return x.view(batch, rows, cols, -1)
 
     def features(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
@@ -192,6 +201,20 @@ class MaskedCodeTransformer(nn.Module):
             torch.cat([tokens, tokens]), torch.cat([pitch, unknown]), torch.cat([family, unknown])
         )
         cond, uncond = both.chunk(2)
+        return uncond + guidance * (cond - uncond)
+
+    def _hidden_logits(
+        self, grids: torch.Tensor, hidden: torch.Tensor, conditioning: Conditioning | None, *, guidance: float
+    ) -> torch.Tensor:
+        """Logits (n, K) of the ``n`` hidden cells of grids (B, H, W) at most ``max_width`` wide, in row-major
+        order: what :meth:`_logits` gives there, the head run on those cells only (guided as there)."""
+        tokens = grids.masked_fill(hidden, self.mask_token)
+        pitch, family = (conditioning or Conditioning()).labels(grids.shape[0], device=grids.device)
+        if guidance == 1.0 or not bool(((pitch >= 0) | (family >= 0)).any()):
+            return self.logits(self.features(tokens, pitch, family)[hidden])
+        unknown = torch.full_like(pitch, -1)
+        both = self.features(torch.cat([tokens, tokens]), torch.cat([pitch, unknown]), torch.cat([family, unknown]))
+        cond, uncond = (self.logits(part[hidden]) for part in both.chunk(2))
         return uncond + guidance * (cond - uncond)
 
     def _window_logits(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
@@ -303,11 +326,15 @@ class MaskedCodeTransformer(nn.Module):
         batch = grids.shape[0]
         total = hidden.view(batch, -1).sum(dim=1)
         for step in range(steps):
-            logp = torch.log_softmax(self._logits(current, hidden, conditioning, guidance=guidance), dim=-1)
-            drawn = sample_codes(logp, temperature=temperature, generator=generator)
+            # Only the hidden cells are scored and drawn (a region is a fraction of the window's cells).
+            logp = torch.log_softmax(self._hidden_logits(current, hidden, conditioning, guidance=guidance), dim=-1)
+            drawn_hidden = sample_codes(logp, temperature=temperature, generator=generator)
+            drawn = current.masked_scatter(hidden, drawn_hidden)
             still_hidden = torch.floor(total * math.cos(math.pi / 2 * (step + 1) / steps)).long()
             reveal = hidden.view(batch, -1).sum(dim=1) - still_hidden
-            confidence = gather_codes(logp, drawn).view(batch, -1)
+            scores = logp.gather(-1, drawn_hidden[:, None])[:, 0]
+            confidence = torch.full(hidden.shape, -math.inf, device=logp.device).masked_scatter(hidden, scores)
+            confidence = confidence.view(batch, -1)
             noise = torch.rand(confidence.shape, generator=generator, device=confidence.device)
             confidence = confidence - temperature * (1 - (step + 1) / steps) * torch.log(-torch.log(noise + 1e-20))
             confidence = confidence.masked_fill(~hidden.view(batch, -1), -math.inf)
