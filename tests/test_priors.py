@@ -424,3 +424,17 @@ def test_varint_round_trip_and_sizes():
     assert torch.equal(varint_encode(torch.tensor([300])), torch.tensor([0xAC, 0x02], dtype=torch.uint8))  # LEB128
     many = torch.randint(0, 2**20, (5000,), generator=torch.Generator().manual_seed(0))
     assert torch.equal(varint_decode(varint_encode(many)), many)
+
+
+@pytest.mark.parametrize("name", ["nb", "transformer"])
+def test_guidance_without_labels_is_the_plain_draw(grids, name):
+    prior = build_priors(grids)[name]
+    region = torch.zeros(2, H, W, dtype=torch.bool)
+    region[:, 1:4, 2:6] = True
+
+    def draw(guidance: float) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(3)
+        return prior.sample(grids[:2], region, steps=2, generator=generator, guidance=guidance)
+
+    assert torch.equal(draw(3.0), draw(1.0))
+    assert not Conditioning().known and Conditioning(pitch=torch.tensor([-1, 60])).known

@@ -51,6 +51,11 @@ class Conditioning:
             family=None if family is None else torch.tensor([NSYNTH_FAMILIES.index(family)]),
         )
 
+    @property
+    def known(self) -> bool:
+        """Whether any grid has a known label (guidance has something to steer towards)."""
+        return any(v is not None and bool((torch.as_tensor(v) >= 0).any()) for v in (self.pitch, self.family))
+
     def labels(self, batch: int, *, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """(pitch, family), each (B,) int64 with -1 where unknown, validated."""
         return (

@@ -383,7 +383,10 @@ class NaiveBayesPrior(nn.Module):
         grids = check_grids(grids, self.codebook_size, height=self.height)
         region = check_region(region, grids)
         tables = self.tables()
-        features = self._features(grids, region, guided_conditioning(conditioning, guidance))
+        conditioning = guided_conditioning(conditioning, guidance)
+        if conditioning is None or not conditioning.known:
+            guidance = 1.0  # no label to steer towards: the plain (and cheaper) scores
+        features = self._features(grids, region, conditioning)
         current = grids.clone()
 
         def draw(values: torch.Tensor) -> torch.Tensor:
