@@ -32,6 +32,7 @@ from spectrolab.energy import (
 from spectrolab.energy import estimate as estimate_module
 from spectrolab.energy.rapl import counted_domains, discover_domains, wrapped_delta
 from spectrolab.energy.records import Measurement, read_measurement, write_measurement
+from spectrolab.energy.result import in_sequence
 from spectrolab.errors import ConfigError, EnergyError
 from spectrolab.training.energy import EnergyRecorder, read_record, training_energy
 
@@ -483,3 +484,12 @@ def test_every_shipped_model_config_carries_its_training_energy():
         low, high = entry["joules"]
         assert 0 < low <= high and "estimated" in entry["method"], name
         assert entry["co2e_grams"][0] <= entry["co2e_grams"][1] and entry["carbon_intensity"]["year"], name
+
+
+def test_segments_in_sequence_add_their_cpu_seconds():
+    meter = EstimateMeter(cpu_watts_per_core=(3.0, 10.0), ram_watts=(0.5, 3.0))
+    laps = [meter.between((0.0, 0.0), (10.0, 0.0)), meter.between((10.0, 0.0), (20.0, 8.0))]
+    total = in_sequence(laps)
+    assert total.assumptions["cpu_seconds"] == pytest.approx(8.0)
+    assert total.seconds == pytest.approx(20.0)
+    assert total.joules_low == pytest.approx(8.0 * 3.0 + 20.0 * 0.5)

@@ -97,16 +97,20 @@ def format_joules(low: float, high: float) -> str:
 
 
 def in_sequence(results: list[EnergyResult]) -> EnergyResult:
-    """Blocks run one after another (segments of a run): joules and seconds add; methods must agree."""
+    """Blocks run one after another (segments of a run): joules, seconds and estimated CPU-seconds add."""
     if not results:
         raise EnergyError("no energy results to add up")
     first = results[0]
+    assumptions = dict(first.assumptions)
+    if all("cpu_seconds" in r.assumptions for r in results):
+        assumptions["cpu_seconds"] = sum(float(r.assumptions["cpu_seconds"]) for r in results)
     return replace(
         first,
         joules_low=sum(r.joules_low for r in results),
         joules_high=sum(r.joules_high for r in results),
         seconds=sum(r.seconds for r in results),
         method=" / ".join(dict.fromkeys(r.method for r in results)),
+        assumptions=assumptions,
         repeats=1,
     )
 
