@@ -190,10 +190,9 @@ def resample_source(start: int, stop: int, *, orig_sample_rate: int, sample_rate
 
 
 def _reader(
-    signal: Callable[[int, int], np.ndarray], length: int, *, start: int = 0
+    signal: Callable[[int, int], np.ndarray], length: int, *, first: int = 0
 ) -> Callable[[int, int], np.ndarray]:
-    """``signal(a, b)`` for ``start <= a <= b <= length`` extended with zeros outside ``[start, length)``."""
-    first = start
+    """``signal(a, b)`` for ``first <= a <= b <= length`` extended with zeros outside ``[first, length)``."""
 
     def read(start: int, stop: int) -> np.ndarray:
         out = np.zeros(stop - start, dtype=np.float64)
@@ -308,7 +307,7 @@ def edit_audio(
             length = min((f1 - 1 - f0) * hop, window_codes.num_samples - f0 * hop)
             decoded = codec.invert(decoded_spec[..., f0:f1], num_samples=length)[0].double().numpy()
     offset = decode_start + f0 * hop
-    edit_signal = _reader(lambda a, b: decoded[a - offset : b - offset], offset + len(decoded), start=offset)
+    edit_signal = _reader(lambda a, b: decoded[a - offset : b - offset], offset + len(decoded), first=offset)
     outcome = partial(
         EditResult, original=original, edited=edited, level=level, cells=cells, region=span, windows=windows
     )

@@ -8,7 +8,6 @@ in eval mode, no gradient is recorded and its ``precision`` asks for it (:func:`
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from functools import cache
 from typing import Literal
 
@@ -55,8 +54,3 @@ class BFloat16Copies:
         if not enabled or network.training or torch.is_grad_enabled():
             return network(x)
         return self.get(name, network)(x.to(torch.bfloat16)).to(x.dtype)
-
-    def call(self, name: str, network: nn.Module, method: Callable[[nn.Module], torch.Tensor]) -> torch.Tensor:
-        """``method(copy)`` on the bfloat16 copy of ``network``, returned as float32 (for networks whose inputs
-        are not one float tensor, e.g. token ids and labels)."""
-        return method(self.get(name, network)).float()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -190,31 +190,40 @@ class MaskedCodeTransformer(nn.Module):
         *,
         guidance: float = 1.0,
     ) -> torch.Tensor:
-        """Logits (B, H, W, K) through the scoring windows; with ``guidance`` other than 1 and a known label,
-        classifier-free guidance ``uncond + guidance * (cond - uncond)`` (one pass over both label sets)."""
+        """Logits (B, H, W, K) through the scoring windows, guided as :meth:`_guided` says."""
         tokens = grids if hidden is None else grids.masked_fill(hidden, self.mask_token)
-        pitch, family = (conditioning or Conditioning()).labels(grids.shape[0], device=grids.device)
-        if guidance == 1.0 or not bool(((pitch >= 0) | (family >= 0)).any()):
-            return self._window_logits(tokens, pitch, family)
-        unknown = torch.full_like(pitch, -1)
-        both = self._window_logits(
-            torch.cat([tokens, tokens]), torch.cat([pitch, unknown]), torch.cat([family, unknown])
-        )
-        cond, uncond = both.chunk(2)
-        return uncond + guidance * (cond - uncond)
+        return self._guided(self._window_logits, tokens, conditioning, guidance=guidance)
 
     def _hidden_logits(
         self, grids: torch.Tensor, hidden: torch.Tensor, conditioning: Conditioning | None, *, guidance: float
     ) -> torch.Tensor:
         """Logits (n, K) of the ``n`` hidden cells of grids (B, H, W) at most ``max_width`` wide, in row-major
-        order: what :meth:`_logits` gives there, the head run on those cells only (guided as there)."""
+        order: what :meth:`_logits` gives there, the head run on those cells only."""
+
+        def hidden_logits(tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
+            cells = hidden.repeat(tokens.shape[0] // hidden.shape[0], 1, 1)  # both halves of a guided batch
+            return self.logits(self.features(tokens, pitch, family)[cells])
+
         tokens = grids.masked_fill(hidden, self.mask_token)
-        pitch, family = (conditioning or Conditioning()).labels(grids.shape[0], device=grids.device)
-        if guidance == 1.0 or not bool(((pitch >= 0) | (family >= 0)).any()):
-            return self.logits(self.features(tokens, pitch, family)[hidden])
+        return self._guided(hidden_logits, tokens, conditioning, guidance=guidance)
+
+    def _guided(
+        self,
+        logits_of: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor],
+        tokens: torch.Tensor,
+        conditioning: Conditioning | None,
+        *,
+        guidance: float,
+    ) -> torch.Tensor:
+        """``logits_of(tokens, pitch, family)``; with ``guidance`` other than 1 and a known label,
+        classifier-free guidance ``uncond + guidance * (cond - uncond)`` (one pass over both label sets, the
+        conditioned half first)."""
+        pitch, family = (conditioning or Conditioning()).labels(tokens.shape[0], device=tokens.device)
+        if guidance == 1.0 or conditioning is None or not conditioning.known:
+            return logits_of(tokens, pitch, family)
         unknown = torch.full_like(pitch, -1)
-        both = self.features(torch.cat([tokens, tokens]), torch.cat([pitch, unknown]), torch.cat([family, unknown]))
-        cond, uncond = (self.logits(part[hidden]) for part in both.chunk(2))
+        both = logits_of(torch.cat([tokens, tokens]), torch.cat([pitch, unknown]), torch.cat([family, unknown]))
+        cond, uncond = both.chunk(2)
         return uncond + guidance * (cond - uncond)
 
     def _window_logits(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
