@@ -37,7 +37,7 @@ from spectrolab.tag.evaluate import evaluate_tagger
 from spectrolab.tag.metrics import accuracy, multilabel_scores
 from spectrolab.tag.predict import DEFAULT_TAGGER, load_tagger, predict_files
 from spectrolab.training.logs import csv_history_kept
-from spectrolab.training.tagging import TrainConfig, train_tagger
+from spectrolab.training.tagging import TaggerModule, TrainConfig, train_tagger
 
 
 class TinyTagger(nn.Module):
@@ -172,11 +172,30 @@ def test_train_resume_export_and_evaluate(clips, tmp_path):
 
 
 def test_validation_every_n_steps_across_epochs(clips, tmp_path):
-    result = train_tagger(_config(clips, tmp_path / "steps", max_epochs=3, val_every_steps=2))
+    config = _config(clips, tmp_path / "steps", max_epochs=3, val_every_steps=2, lr_schedule="cosine", max_steps=9)
+    result = train_tagger(config)
     with open(tmp_path / "steps/logs/metrics.csv") as fh:
         steps = [int(r["step"]) for r in csv.DictReader(fh) if r.get("val/tracks")]
     assert result.steps == 9  # 6 clips in batches of 2, three epochs
     assert steps == [1, 3, 5, 7]  # after the 2nd, 4th, 6th and 8th steps (logged 0-based)
+
+
+def test_cosine_learning_rate_schedule_decays_to_its_floor_over_the_step_budget():
+    with pytest.raises(ConfigError, match="step budget"):
+        TaggerModule("musicnn", labels=["a", "b"], multilabel=False, lr_schedule="cosine")
+    module = TaggerModule("musicnn", labels=["a", "b"], multilabel=False, lr_schedule="cosine", max_steps=10,
+                          learning_rate=0.01)  # fmt: skip
+    configured = module.configure_optimizers()
+    optimizer, schedule = configured["optimizer"], configured["lr_scheduler"]["scheduler"]
+    assert configured["lr_scheduler"]["interval"] == "step"
+    rates = []
+    for _ in range(12):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    expected = [0.01 * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(s / 10, 1.0)))) for s in range(12)]
+    assert rates == pytest.approx(expected, rel=1e-12)
+    assert rates[0] == 0.01 and rates[5] == pytest.approx(0.00525) and rates[11] == pytest.approx(0.0005)
 
 
 def test_ddp_on_two_cpu_processes(clips, tmp_path):

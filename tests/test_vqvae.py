@@ -32,12 +32,12 @@ from spectrolab.training.codec import (
     CodecTrainConfig,
     RandomCrops,
     codec_losses,
-    cosine_schedule,
     crop_samples,
     load_libraries,
     pitch_covering,
     train_codec,
 )
+from spectrolab.training.runs import cosine_schedule
 
 # Mel log-spectral distance (dB) of the shipped codec on the five fixture notes (TimGM6mb, a soundfont it never
 # saw in training), measured when it was trained; the test allows a margin over it.

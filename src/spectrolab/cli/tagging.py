@@ -47,6 +47,7 @@ def _train(args: argparse.Namespace) -> int:
         seed=args.seed,
         batch_size=args.batch_size,
         learning_rate=args.lr,
+        lr_schedule=args.lr_schedule,
         max_epochs=args.max_epochs,
         max_steps=args.max_steps,
         max_minutes=args.max_minutes,
@@ -154,6 +155,7 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--batch-size", type=int, default=16, help="chunks per optimiser step")
     p.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant", help="cosine needs --max-steps")
     p.add_argument("--max-epochs", type=int, default=100, help="epoch budget")
     p.add_argument("--max-steps", type=int, default=-1, help="step budget (-1: none)")
     p.add_argument("--max-minutes", type=float, default=None, help="wall-clock training budget (default: none)")

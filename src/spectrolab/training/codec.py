@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
@@ -34,9 +34,7 @@ from spectrolab.training.callbacks import CodecMediaLogger
 from spectrolab.training.checkpoints import BestCheckpoint, check_resume
 from spectrolab.training.energy import EnergyRecorder, training_energy
 from spectrolab.training.logs import csv_history_kept, run_loggers
-from spectrolab.training.runs import check_steps, lightning_errors, make_trainer
-
-LR_SCHEDULES = ("constant", "cosine")
+from spectrolab.training.runs import check_lr_schedule, check_steps, lightning_errors, make_trainer, scheduled
 
 
 @dataclass
@@ -106,10 +104,7 @@ class CodecModule(L.LightningModule):
         perceptual_preset: str = "ours",
     ) -> None:
         super().__init__()
-        if lr_schedule not in LR_SCHEDULES:
-            raise ConfigError(f"lr_schedule={lr_schedule!r}: expected one of {LR_SCHEDULES}")
-        if lr_schedule == "cosine" and max_steps <= 0:
-            raise ConfigError("the cosine learning-rate schedule needs a step budget (max_steps > 0)")
+        check_lr_schedule(lr_schedule, max_steps)
         self.save_hyperparameters()
         model = create_model(model_name, **(model_args or {}))
         if not isinstance(model, Codec):
@@ -140,10 +135,7 @@ class CodecModule(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams["learning_rate"])
-        if self.hparams["lr_schedule"] == "constant":
-            return optimizer
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_schedule(self.hparams["max_steps"]))
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        return scheduled(optimizer, self.hparams["lr_schedule"], self.hparams["max_steps"])
 
 
 class RandomCrops(Dataset[torch.Tensor]):
@@ -227,16 +219,6 @@ def load_libraries(
         for root, share in zip(roots, shares, strict=True)
     ]
     return torch.cat([waves for waves, _ in loaded]), [recipe for _, recipe in loaded]
-
-
-def cosine_schedule(max_steps: int, *, floor: float = 0.05) -> Callable[[int], float]:
-    """Learning-rate factor of step ``s``: a cosine from 1 to ``floor`` over ``max_steps`` steps."""
-
-    def factor(step: int) -> float:
-        progress = min(step / max_steps, 1.0)
-        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-    return factor
 
 
 @dataclass

@@ -4,12 +4,14 @@ and Lightning's configuration errors turned into our one-line errors."""
 from __future__ import annotations
 
 import logging
+import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from spectrolab.errors import ConfigError
@@ -66,3 +68,32 @@ def check_steps(max_steps: int) -> None:
             f"--max-steps {max_steps}: give a positive number of steps (or -1 for no step limit); "
             "0 would export an untrained model"
         )
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def check_lr_schedule(lr_schedule: str, max_steps: int) -> None:
+    """Refuse an unknown schedule, or a cosine one without a step budget to decay over."""
+    if lr_schedule not in LR_SCHEDULES:
+        raise ConfigError(f"lr_schedule={lr_schedule!r}: expected one of {LR_SCHEDULES}")
+    if lr_schedule == "cosine" and max_steps <= 0:
+        raise ConfigError("the cosine learning-rate schedule needs a step budget (--max-steps > 0)")
+
+
+def cosine_schedule(max_steps: int, *, floor: float = 0.05) -> Callable[[int], float]:
+    """Learning-rate factor of step ``s``: a cosine from 1 to ``floor`` over ``max_steps`` steps."""
+
+    def factor(step: int) -> float:
+        progress = min(step / max_steps, 1.0)
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+def scheduled(optimizer: torch.optim.Optimizer, lr_schedule: str, max_steps: int) -> Any:
+    """What ``configure_optimizers`` returns: ``optimizer`` alone (``"constant"``) or with a per-step cosine."""
+    if lr_schedule == "constant":
+        return optimizer
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_schedule(max_steps))
+    return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -51,7 +51,7 @@ from spectrolab.tag.predict import Tagger, load_tagger, model_int, tagger_from_m
 from spectrolab.training.checkpoints import BestCheckpoint, check_resume
 from spectrolab.training.energy import EnergyRecorder, training_energy
 from spectrolab.training.logs import csv_history_kept, run_loggers
-from spectrolab.training.runs import check_steps, lightning_errors, make_trainer
+from spectrolab.training.runs import check_lr_schedule, check_steps, lightning_errors, make_trainer, scheduled
 
 
 def monitored_metric(multilabel: bool) -> str:
@@ -75,8 +75,11 @@ class TaggerModule(L.LightningModule):
         eval_batch_chunks: int = 64,
         inputs: Literal["wave", "logmel"] = "wave",
         class_weights: list[float] | None = None,
+        lr_schedule: str = "constant",
+        max_steps: int = -1,
     ) -> None:
         super().__init__()
+        check_lr_schedule(lr_schedule, max_steps)
         self.save_hyperparameters()
         self.model = create_model(model_name, num_classes=len(labels), **(model_args or {}))
         self.multilabel = multilabel
@@ -120,10 +123,11 @@ class TaggerModule(L.LightningModule):
             self.log(f"val/{name}", value, prog_bar=True)
         self.log("val/tracks", float(scores.shape[0]))
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(
+    def configure_optimizers(self) -> Any:
+        optimizer = torch.optim.AdamW(
             self.parameters(), lr=self.hparams["learning_rate"], weight_decay=self.hparams["weight_decay"]
         )
+        return scheduled(optimizer, self.hparams["lr_schedule"], self.hparams["max_steps"])
 
 
 class TaggingDataModule(L.LightningDataModule):
@@ -260,6 +264,7 @@ class TrainConfig:
     seed: int = 0
     batch_size: int = 16
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
     weight_decay: float = 1e-4
     max_epochs: int = 100
     max_steps: int = -1
@@ -408,6 +413,8 @@ def train_tagger(config: TrainConfig) -> TrainResult:
         aggregation=config.aggregation,  # type: ignore[arg-type]
         inputs="wave" if config.feature_cache is None else "logmel",
         class_weights=balanced_weights(train_tracks) if config.balance else None,
+        lr_schedule=config.lr_schedule,
+        max_steps=config.max_steps,
     )
     trainer = _trainer(config, out, monitored_metric(train_tracks.multilabel))
     start = time.perf_counter()
