@@ -56,8 +56,8 @@ def main() -> None:
         stages = {
             "encode + decode (audio to audio)": lambda: codec.decode(codec.encode(wave)),
             "  analysis (mel-IF)": lambda: codec.analyse(wave),
-            "  encoder + VQ": lambda: codec.quantize(spec),
-            "  decoder": lambda: codec.decode_vectors(vectors),
+            "  encoder + VQ": lambda: codec.codes(spec),
+            "  decoder": lambda: codec.decode_vectors(vectors, magnitude_only=not codec.needs_if),
             f"  inverse ({codec.phase} phase, iSTFT)": lambda: codec.invert(recon, num_samples=n),
             "peer: Griffin-Lim, 32 iterations": lambda: F.griffin_lim(
                 magnitude, n_fft=1024, hop_length=256, n_iter=32, length=n, generator=generator

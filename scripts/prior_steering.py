@@ -42,6 +42,7 @@ from spectrolab.edit.region import Region
 from spectrolab.plot import Panel, save_panels
 from spectrolab.priors import Conditioning, Prior
 from spectrolab.priors.api import load_prior
+from spectrolab.sampling import DEFAULT_STEPS
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -56,11 +57,12 @@ SEMITONES, DECIBELS, FLUX_RATIO = 0.5, 3.0, 1.5
 
 @dataclass(frozen=True)
 class Setting:
-    """One way of editing: a prior with a temperature and a guidance scale."""
+    """One way of editing: a prior with a temperature, a guidance scale and sampling steps."""
 
     prior: str
     temperature: float
     guidance: float = 1.0
+    steps: int = DEFAULT_STEPS
 
 
 @dataclass(frozen=True)
@@ -98,8 +100,9 @@ def edit(
 ) -> np.ndarray:
     """The editor's output (mono float (T,)) for one edit."""
     options = BlurOptions(
-        temperature=setting.temperature, guidance=setting.guidance, seed=seed, conditioning=conditioning
-    )
+        temperature=setting.temperature, guidance=setting.guidance, steps=setting.steps, seed=seed,
+        conditioning=conditioning,
+    )  # fmt: skip
     return mono(edit_audio(audio, codec=codec, prior=prior, region=region, options=options).audio)
 
 
@@ -297,9 +300,9 @@ def main() -> None:
     lines = [
         f"Conditioning: whole 4 s notes (MIDI 48-72, {args.notes} of unseen programs"
         + (f", {args.library_notes} of the other library" if args.library else "")
-        + f") regenerated with `--pitch P`, P = note {offsets} semitones, 8 steps. A hit: median pYIN f0 over "
-        f"{PITCH_SPAN_S[0]}-{PITCH_SPAN_S[1]} s within {SEMITONES} semitone of P, over the pitched trials (pYIN "
-        "voices at least half the frames). Target: at least 80 % of pitched trials. " + tagger_note,
+        + f") regenerated with `--pitch P`, P = note {offsets} semitones, {DEFAULT_STEPS} steps. A hit: median pYIN "
+        f"f0 over {PITCH_SPAN_S[0]}-{PITCH_SPAN_S[1]} s within {SEMITONES} semitone of P, over the pitched trials "
+        "(pYIN voices at least half the frames). Target: at least 80 % of pitched trials. " + tagger_note,
         "",
         "| notes | prior | temperature | guidance | pitch hits | pitched trials | median error (semitones) "
         "| --family hits |",
@@ -308,8 +311,8 @@ def main() -> None:
         "",
         f"Seamlessness: unconditioned edits of {SEAMLESS_REGION.start_s:g}-{SEAMLESS_REGION.stop_s:g} s x "
         f"{SEAMLESS_REGION.low_hz:g}-{SEAMLESS_REGION.high_hz:g} Hz (holding the fundamental: notes of MIDI "
-        f"36-84), the editor's composite output, 8 steps, over the pitched notes: f0 over the region's span "
-        f"within {SEMITONES} semitone of the original's (target 90 %), the region's level within {DECIBELS:g} dB "
+        f"36-84), the editor's composite output, {DEFAULT_STEPS} steps, over the pitched notes: f0 over the region's "
+        f"span within {SEMITONES} semitone of the original's (target 90 %), the region's level within {DECIBELS:g} dB "
         f"of the original's (target 90 %), and the spectral flux across its time edges over the plain codec "
         f"round trip's (target at most {FLUX_RATIO:g}x).",
         "",

@@ -155,6 +155,28 @@ def test_peak_phase_decoding_needs_no_if_channel(default, notes):
         assert torch.equal(a, default.invert(spec, num_samples=64000))
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_magnitude_only_decoding_and_codes_equal_the_full_paths(default, notono, notes, precision):
+    for codec in (default, notono):  # one level with peak phase, two levels with decoded IF
+        codec.precision = precision
+        with torch.inference_mode():
+            spec = codec.analyse(notes[:2])
+            codes = codec.codes(spec)
+            assert [c.shape for c in codes] == [q.codes.shape for q in codec.quantize(spec)]
+            assert all(torch.equal(c, q.codes) for c, q in zip(codes, codec.quantize(spec), strict=True))
+            grids = codec.code_grids(codes, num_samples=64000)
+            full = codec.decode_spec(grids)
+            magnitude = codec.decode_spec(grids, magnitude_only=True)
+        assert torch.equal(magnitude[:, 0], full[:, 0]) and not magnitude[:, 1].any()
+        assert codec.needs_if == (codec.phase == "decoded")
+        codec.precision = "auto"
+    with torch.inference_mode():
+        grids = default.encode(notes[:1])
+        assert torch.equal(default.decode(grids), default.invert(default.decode_spec(grids), num_samples=64000))
+    with pytest.raises(ConfigError, match="inference"):
+        default.decode_spec(grids, magnitude_only=True)
+
+
 def test_losses_are_finite_and_train_every_part(notes):
     codec = create_model("vqvae_notono").train()
     losses, quantizers = codec_losses(codec, notes[:2, :15872])

@@ -306,14 +306,24 @@ class MelIF(Representation):
         return (sparse @ flat).view(-1, batch, frames).transpose(0, 1)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        spec = self._stft(self._fit_length(as_batch(wave)))[:, :-1]
-        power = spec.real.square() + spec.imag.square()
-        # The IF of the warped unwrapped phase, wrap(diff(W phi)), is wrap(W diff(phi)) since W is linear, and
-        # diff(phi) is the linear IF times pi: no unwrapping cumulative sum is needed.
-        phase_step = math.pi * F.instantaneous_frequency(spec.angle())
-        mel = self.to_mel(torch.cat([power, phase_step]))
-        log_mel = torch.log(mel[: len(power)] + self.config.log_eps)
-        mel_if = F.wrap_phase(mel[len(power) :]) / math.pi
+        # A contiguous copy: the angles of torch.stft's frame-major layout take 1.5x as long.
+        spec = self._stft(self._fit_length(as_batch(wave)))[:, :-1].contiguous()
+        batch = spec.shape[0]
+        # One warp for all: the power of each item, then its phase step. The IF of the warped unwrapped phase,
+        # wrap(diff(W phi)), is wrap(W diff(phi)) since W is linear, and wrap(diff(phi)) is the angle of
+        # X_t conj(X_{t-1}) (the first frame keeps its own phase): no unwrapping, no wrapping of the steps.
+        linear = torch.empty((2 * batch, *spec.shape[1:]), dtype=spec.real.dtype, device=spec.device)
+        torch.mul(spec.real, spec.real, out=linear[:batch]).addcmul_(spec.imag, spec.imag)
+        torch.angle(spec[..., :1], out=linear[batch:, :, :1])
+        steps, current, previous = linear[batch:, :, 1:], spec[..., 1:], spec[..., :-1]
+        product = current * previous.conj()
+        torch.angle(product, out=steps)
+        zero = product == 0  # digital silence on one side (or an underflow): the difference of the two angles
+        if bool(zero.any()):
+            steps[zero] = F.wrap_phase(current[zero].angle() - previous[zero].angle())
+        mel = self.to_mel(linear)
+        log_mel = torch.log(mel[:batch] + self.config.log_eps)
+        mel_if = F.wrap_phase(mel[batch:]) / math.pi
         return torch.stack([log_mel, mel_if], dim=1)
 
     def inverse(self, spec: torch.Tensor, *, length: int | None = None) -> torch.Tensor:

@@ -126,10 +126,8 @@ class VectorQuantizer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> QuantizerOutput:
         """Quantise (B, C, H, W) -> :class:`QuantizerOutput`; updates the codebook in training mode."""
-        if x.dim() != 4 or x.shape[1] != self.dim:
-            raise ConfigError(f"expected (B, {self.dim}, H, W), got {tuple(x.shape)}")
         b, c, h, w = x.shape
-        flat = x.permute(0, 2, 3, 1).reshape(-1, c)
+        flat = self._flat(x)
         if self.training and not bool(self.initialized):
             self._kmeans_init(flat.detach())
         codes = nearest_codes(flat.detach(), self.codebook.detach())
@@ -148,6 +146,17 @@ class VectorQuantizer(nn.Module):
             perplexity=perplexity(codes, self.codebook_size),
             dead_codes=dead,
         )
+
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        """The nearest codes (B, H, W) of (B, C, H, W): ``forward(x).codes`` without its losses and updates."""
+        b, _, h, w = x.shape
+        return nearest_codes(self._flat(x), self.codebook).reshape(b, h, w)
+
+    def _flat(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> its vectors (B * H * W, C), row-major over (B, H, W)."""
+        if x.dim() != 4 or x.shape[1] != self.dim:
+            raise ConfigError(f"expected (B, {self.dim}, H, W), got {tuple(x.shape)}")
+        return x.permute(0, 2, 3, 1).reshape(-1, self.dim)
 
     def lookup(self, codes: torch.Tensor) -> torch.Tensor:
         """Codebook vectors of int64 codes (B, H, W) -> (B, C, H, W)."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -91,7 +92,7 @@ def _encoder(c_in: int, channels: Sequence[int], strides: Sequence[tuple[int, in
 
 def _decoder(
     c_in: int, channels: Sequence[int], strides: Sequence[tuple[int, int]], c_out: int, res_blocks: int
-) -> nn.Module:
+) -> nn.Sequential:
     """Mirror of :func:`_encoder` (its ``channels``/``strides`` walked backwards), ending at ``c_out`` channels."""
     layers: list[nn.Module] = [nn.Conv2d(c_in, channels[-1], 3, padding=1)]
     layers += [ResBlock(channels[-1]) for _ in range(res_blocks)] + [nn.ReLU()]
@@ -165,6 +166,10 @@ class Codec(nn.Module):
         self.strides = _check_strides(strides, "strides")
         self.top_strides = _check_strides(top_strides, "top_strides")
         levels = 2 if self.top_strides else 1
+        bottom = (_prod(self.strides, 0), _prod(self.strides, 1))
+        top = (bottom[0] * _prod(self.top_strides, 0), bottom[1] * _prod(self.top_strides, 1))
+        self._level_strides = [bottom, top][:levels]
+        self._row_edges: dict[int, tuple[float, ...]] = {}
         if len(codebook_sizes) != levels or len(channels) != len(self.strides):
             raise ConfigError(f"need {levels} codebook sizes and one channel count per stride")
         if len(top_channels) != len(self.top_strides):
@@ -204,11 +209,11 @@ class Codec(nn.Module):
         ``precision="bfloat16"``, or ``"auto"`` on a CPU with native bfloat16 arithmetic (AVX512-BF16 or AMX)."""
         return uses_bfloat16(self.precision, self.project.weight.device)
 
-    def _run(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        """``getattr(self, name)(x)``, in bfloat16 inference through a bfloat16 copy of that network. On this
-        project's CPU that halves the convolutions' time at the same quality (``results/edit_latency.md``);
-        training and gradients always run in float32."""
-        return self._bfloat16.run(name, getattr(self, name), x, enabled=self.uses_bfloat16)
+    def _run(self, name: str, x: torch.Tensor, *, stop: int | None = None) -> torch.Tensor:
+        """``getattr(self, name)(x)`` (its first ``stop`` layers only, if given), in bfloat16 inference through
+        a bfloat16 copy of that network. On this project's CPU that halves the convolutions' time at the same
+        quality (``results/edit_latency.md``); training and gradients always run in float32."""
+        return self._bfloat16.run(name, getattr(self, name), x, enabled=self.uses_bfloat16, stop=stop)
 
     # -- geometry --------------------------------------------------------------------------------------------
     @property
@@ -221,10 +226,7 @@ class Codec(nn.Module):
 
     def level_strides(self) -> list[tuple[int, int]]:
         """Total (freq, time) downsampling of each level, bottom first."""
-        bottom = (_prod(self.strides, 0), _prod(self.strides, 1))
-        if self.num_levels == 1:
-            return [bottom]
-        return [bottom, (bottom[0] * _prod(self.top_strides, 0), bottom[1] * _prod(self.top_strides, 1))]
+        return list(self._level_strides)
 
     def grid_shapes(self, num_samples: int) -> list[tuple[int, int]]:
         """(H, W) of each level's grid for audio of ``num_samples`` samples."""
@@ -265,8 +267,12 @@ class Codec(nn.Module):
 
     def row_edges_hz(self, rows: int) -> tuple[float, ...]:
         """Band edges of ``rows`` equal slices of the HTK mel axis the representation's bins tile."""
-        top_mel = 1127.0 * np.log1p(self.sample_rate / 2 / 700.0)
-        return tuple(float(e) for e in 700.0 * np.expm1(np.linspace(0.0, top_mel, rows + 1) / 1127.0))
+        edges = self._row_edges.get(rows)
+        if edges is None:
+            top_mel = 1127.0 * np.log1p(self.sample_rate / 2 / 700.0)
+            mel = np.linspace(0.0, top_mel, rows + 1)
+            edges = self._row_edges[rows] = tuple(float(e) for e in 700.0 * np.expm1(mel / 1127.0))
+        return edges
 
     # -- spectrograms ----------------------------------------------------------------------------------------
     def analyse(self, wave: torch.Tensor) -> torch.Tensor:
@@ -282,6 +288,12 @@ class Codec(nn.Module):
     def synthesise(self, spec: torch.Tensor, *, num_samples: int) -> torch.Tensor:
         """Normalised spectrogram (B, 2, n_mels, N') -> waveform (B, num_samples)."""
         return self.invert(self.denormalise(spec, num_samples=num_samples), num_samples=num_samples)
+
+    @property
+    def needs_if(self) -> bool:
+        """Whether :meth:`invert` reads the IF channel: with ``phase="peaks"`` it derives the phase from the
+        magnitude alone."""
+        return self.phase == "decoded"
 
     def invert(self, spec: torch.Tensor, *, num_samples: int) -> torch.Tensor:
         """Spectrogram (B, 2, n_mels, N) in representation units -> waveform (B, num_samples), by ``phase``."""
@@ -330,12 +342,38 @@ class Codec(nn.Module):
         bottom = self.quantizers[0](self.project(torch.cat([hidden, self._run("top_decoder", top.quantized)], dim=1)))
         return [bottom, top]
 
-    def decode_vectors(self, vectors: list[torch.Tensor]) -> torch.Tensor:
-        """Codebook vectors of each level, bottom first, each (B, D, H_l, W_l) -> normalised spectrogram."""
+    def codes(self, spec: torch.Tensor) -> list[torch.Tensor]:
+        """Normalised spectrogram (B, 2, n_mels, N') -> the codes (B, H_l, W_l) of each level, bottom first: the
+        inference path of :meth:`quantize`, without its losses (a top level's vectors are its codes' rows)."""
+        quantizers: list[VectorQuantizer] = list(self.quantizers)  # type: ignore[arg-type]
+        hidden = self._run("encoder", spec)
+        if self.num_levels == 1:
+            return [quantizers[0].codes(self.project(hidden))]
+        top = quantizers[1].codes(self.top_project(self._run("top_encoder", hidden)))
+        vectors = self._run("top_decoder", quantizers[1].lookup(top))
+        return [quantizers[0].codes(self.project(torch.cat([hidden, vectors], dim=1))), top]
+
+    def decode_vectors(self, vectors: list[torch.Tensor], *, magnitude_only: bool = False) -> torch.Tensor:
+        """Codebook vectors of each level, bottom first, each (B, D, H_l, W_l) -> normalised spectrogram.
+
+        ``magnitude_only`` computes channel 0 alone (the decoder's last 1x1 convolution and pixel shuffle on
+        that channel's outputs) and leaves the IF channel at zero; in inference only.
+        """
         if len(vectors) == 2:
             vectors = [vectors[0], self._run("top_upsample", vectors[1])]
-        out = self._run("decoder", torch.cat(vectors, dim=1))
-        return torch.cat([out[:, :1], torch.tanh(out[:, 1:])], dim=1)
+        x = torch.cat(vectors, dim=1)
+        if not magnitude_only:
+            out = self._run("decoder", x)
+            return torch.cat([out[:, :1], torch.tanh(out[:, 1:])], dim=1)
+        if torch.is_grad_enabled():
+            raise ConfigError("magnitude_only decoding is for inference (no gradients)")
+        last, unpatch = cast(nn.Sequential, self.decoder[-1])
+        assert isinstance(last, nn.Conv2d) and last.bias is not None
+        hidden = self._run("decoder", x, stop=len(self.decoder) - 1)
+        per_channel = last.out_channels // self.representation.channels
+        weight, bias = last.weight[:per_channel], last.bias[:per_channel]
+        log_mel = unpatch(F.conv2d(hidden, weight.to(hidden.dtype), bias.to(hidden.dtype))).to(x.dtype)
+        return torch.cat([log_mel, torch.zeros_like(log_mel)], dim=1)
 
     # -- the public API --------------------------------------------------------------------------------------
     @property
@@ -353,7 +391,7 @@ class Codec(nn.Module):
                 f"{num_samples / self.sample_rate:.3f} s of audio is shorter than one time cell of this codec "
                 f"({self.min_samples / self.sample_rate:g} s); nothing to encode"
             )
-        return self.code_grids([q.codes for q in self.quantize(self.analyse(wave))], num_samples=num_samples)
+        return self.code_grids(self.codes(self.analyse(wave)), num_samples=num_samples)
 
     def code_grids(self, codes: Sequence[torch.Tensor], *, num_samples: int) -> CodeGrids:
         """:class:`CodeGrids` of this codec holding ``codes`` (one (B, H, W) tensor per level, bottom first) of
@@ -375,21 +413,27 @@ class Codec(nn.Module):
         """The registered name this codec was built under ("" if it was built directly)."""
         return str(getattr(self, "spectrolab_name", ""))
 
-    def decode_spec(self, grids: CodeGrids, *, allow_mismatch: bool = False) -> torch.Tensor:
+    def decode_spec(
+        self, grids: CodeGrids, *, allow_mismatch: bool = False, magnitude_only: bool = False
+    ) -> torch.Tensor:
         """Codes -> spectrogram (B, 2, n_mels, N) in the representation's units.
 
         Codes of another codec (their weights hash differs from ``weights_sha256``) are refused, unless
-        ``allow_mismatch`` (then a warning).
+        ``allow_mismatch`` (then a warning). ``magnitude_only`` (inference only) leaves the IF channel at zero
+        uncomputed: all that :meth:`invert` reads of it with ``phase="peaks"`` (see :attr:`needs_if`).
         """
         self._check(grids)
         grids.check_codec(self.weights_sha256, user=f"this codec '{self.name}'", allow_mismatch=allow_mismatch)
         quantizers: list[VectorQuantizer] = list(self.quantizers)  # type: ignore[arg-type]
         vectors = [q.lookup(c.to(q.codebook.device)) for q, c in zip(quantizers, grids.grids, strict=True)]
-        return self.denormalise(self.decode_vectors(vectors), num_samples=grids.num_samples)
+        return self.denormalise(
+            self.decode_vectors(vectors, magnitude_only=magnitude_only), num_samples=grids.num_samples
+        )
 
     def decode(self, grids: CodeGrids, *, allow_mismatch: bool = False) -> torch.Tensor:
         """Codes -> waveform (B, T) with T = ``grids.num_samples`` (``allow_mismatch``: see :meth:`decode_spec`)."""
-        spec = self.decode_spec(grids, allow_mismatch=allow_mismatch)
+        magnitude_only = not self.needs_if and not torch.is_grad_enabled()
+        spec = self.decode_spec(grids, allow_mismatch=allow_mismatch, magnitude_only=magnitude_only)
         return self.invert(spec, num_samples=grids.num_samples)
 
     def _check(self, grids: CodeGrids) -> None:

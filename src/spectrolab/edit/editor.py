@@ -273,7 +273,7 @@ def edit_audio(
         with watch("analysis"):
             spec = codec.analyse(torch.from_numpy(wave).float()[None])
         with watch("encode"):
-            codes = [q.codes for q in codec.quantize(spec)]
+            codes = codec.codes(spec)
         original = codec.code_grids(codes, num_samples=encode_stop - encode_start)
         check_prior(prior, original, level, allow_codec_mismatch=options.allow_codec_mismatch)
         local = replace(
@@ -301,7 +301,7 @@ def edit_audio(
         )
         needed = resample_source(start, stop, orig_sample_rate=codec_rate, sample_rate=rate)
         with watch("decode"):
-            decoded_spec = codec.decode_spec(window_codes)
+            decoded_spec = codec.decode_spec(window_codes, magnitude_only=not codec.needs_if)
         with watch("inverse"):
             f0, f1 = inverse_frames(needed, start=decode_start, frames=decoded_spec.shape[-1], codec=codec)
             length = min((f1 - 1 - f0) * hop, window_codes.num_samples - f0 * hop)

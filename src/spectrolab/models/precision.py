@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from functools import cache
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from torch import nn
@@ -48,9 +48,15 @@ class BFloat16Copies:
             cached = self._copies[name] = (key, copy.deepcopy(network).to(torch.bfloat16))
         return cached[1]
 
-    def run(self, name: str, network: nn.Module, x: torch.Tensor, *, enabled: bool) -> torch.Tensor:
+    def run(
+        self, name: str, network: nn.Module, x: torch.Tensor, *, enabled: bool, stop: int | None = None
+    ) -> torch.Tensor:
         """``network(x)``, through its bfloat16 copy when ``enabled`` and no gradient is recorded (the output is
-        cast back to ``x``'s dtype)."""
+        cast back to ``x``'s dtype). With ``stop``, ``network`` is an ``nn.Sequential`` and only its first
+        ``stop`` layers run, the output left in the copy's dtype (bfloat16 or ``x``'s)."""
         if not enabled or network.training or torch.is_grad_enabled():
-            return network(x)
-        return self.get(name, network)(x.to(torch.bfloat16)).to(x.dtype)
+            return network(x) if stop is None else cast(nn.Sequential, network)[:stop](x)
+        copy = self.get(name, network)
+        if stop is not None:
+            return cast(nn.Sequential, copy)[:stop](x.to(torch.bfloat16))
+        return copy(x.to(torch.bfloat16)).to(x.dtype)

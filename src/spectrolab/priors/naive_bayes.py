@@ -112,14 +112,22 @@ class NaiveBayesTables:
         """Unnormalised log p(code, features) (N, K) from feature values (N, F + 3): neighbours, row, (pitch, row),
         family; the (pitch, row) and family terms multiplied by ``guidance`` (classifier-free guidance, see the
         module docstring)."""
-        index = features + self.starts
-        weights = None
+        neighbours = len(self.starts) - 3
+        return self.sum_rows(features[:, :neighbours]) + self.label_scores(features[:, neighbours:], guidance=guidance)
+
+    def sum_rows(self, values: torch.Tensor, *, first: int = 0) -> torch.Tensor:
+        """The sum (N, K) of the table rows of values (N, n) of the features ``first .. first + n - 1``."""
+        index = values + self.starts[first : first + values.shape[1]]
+        return nn.functional.embedding_bag(index, self.table, mode="sum")
+
+    def label_scores(self, labels: torch.Tensor, *, guidance: float = 1.0) -> torch.Tensor:
+        """The class prior plus the terms (N, K) of labels (N, 3): row, and ``guidance`` times (pitch, row) and
+        family; what a cell's scores add to its neighbours' terms, the same at every Gibbs sweep."""
+        row = len(self.starts) - 3
+        steered = self.sum_rows(labels[:, 1:], first=row + 1)
         if guidance != 1.0:
-            weights = torch.ones(index.shape, dtype=self.table.dtype, device=index.device)
-            weights[:, -2:] = guidance
-        return nn.functional.embedding_bag(index, self.table, mode="sum", per_sample_weights=weights) + (
-            self.class_log_prior
-        )
+            steered = steered * guidance
+        return self.table[labels[:, 0] + self.starts[row]] + steered + self.class_log_prior
 
 
 class _GibbsSweep:
@@ -142,7 +150,7 @@ class _GibbsSweep:
         self.around = self.cells[:, None] + steps
 
     def neighbours(self, group: torch.Tensor) -> torch.Tensor:
-        """Current codes (N, F) at the offsets of the region cells selected by ``group`` (R,) bool."""
+        """Current codes (N, F) at the offsets of the region cells ``group`` (N,) (indices into the region)."""
         return self.flat[self.around[group]]
 
     def set(self, group: torch.Tensor, codes: torch.Tensor) -> None:
@@ -386,23 +394,24 @@ class NaiveBayesPrior(nn.Module):
         conditioning = guided_conditioning(conditioning, guidance)
         if conditioning is None or not conditioning.known:
             guidance = 1.0  # no label to steer towards: the plain (and cheaper) scores
-        features = self._features(grids, region, conditioning)
-        current = grids.clone()
+        features = self._features(grids, region, conditioning)[region]
+        neighbours = len(self.offsets)
+        # The row and label terms of a cell do not change between sweeps: summed once, with the class prior.
+        fixed = tables.label_scores(features[:, neighbours:], guidance=guidance)
 
-        def draw(values: torch.Tensor) -> torch.Tensor:
-            scores = tables.scores(values, guidance=guidance)
+        def draw(values: torch.Tensor, cells: torch.Tensor | slice) -> torch.Tensor:
+            scores = tables.sum_rows(values) + fixed[cells]
             return sample_codes(scores, temperature=temperature, generator=generator)
 
-        current[region] = draw(features[region])
+        current = grids.clone()
+        current[region] = draw(features[:, :neighbours], slice(None))
         sweep = _GibbsSweep(current, region, self.offsets, codebook_size=self.codebook_size)
         value_of = torch.cat([self.neighbour_values, torch.tensor([self.num_values], device=grids.device)])
         colours = colour_classes(grids.shape[1], grids.shape[2], self.offsets).to(grids.device)[None].expand_as(region)
-        groups = [(region & (colours == c))[region] for c in range(int(colours.max()) + 1)]
-        features = features[region]
+        groups = [
+            group for c in range(int(colours.max()) + 1) if (group := (colours[region] == c).nonzero()[:, 0]).numel()
+        ]
         for _ in range(steps):
             for group in groups:
-                if not bool(group.any()):
-                    continue
-                features[group, : len(self.offsets)] = value_of[sweep.neighbours(group)]
-                sweep.set(group, draw(features[group]))
+                sweep.set(group, draw(value_of[sweep.neighbours(group)], group))
         return sweep.grids()
