@@ -30,6 +30,7 @@ from spectrolab.edit.blur import BlurOptions
 from spectrolab.edit.editor import EditResult, edit_file
 from spectrolab.edit.region import Region
 from spectrolab.priors.api import load_prior
+from spectrolab.sampling import DEFAULT_STEPS
 
 NOTE_REGION = Region(start_s=0.5, stop_s=1.5, low_hz=200.0, high_hz=4000.0)
 LONG_REGION = Region(start_s=30.5, stop_s=31.5, low_hz=200.0, high_hz=4000.0)
@@ -74,7 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="sampling steps (default: the library's)")
     parser.add_argument("--codec", help="codec directory (default: shipped)")
     parser.add_argument("--nb", default="nb", help="Naive Bayes prior (default: shipped)")
     parser.add_argument("--transformer", default="transformer", help="Transformer prior (default: shipped)")

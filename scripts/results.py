@@ -22,6 +22,7 @@ SCRIPTS: dict[str, list[str]] = {
     "codec": ["scripts/codec_results.py"],
     "priors": ["scripts/prior_results.py", "--data", "data/notes3", "--library", "data/nsynth-sf_GMbank"],
     "prior_steering": ["scripts/prior_steering.py", "--data", "data/notes3", "--library", "data/nsynth-sf_GMbank"],
+    "sampling_steps": ["scripts/sampling_steps.py", "--data", "data/notes3", "--seamless-notes", "60", "--runs", "20"],
     "energy": ["scripts/energy_results.py"],
     "edit_latency": ["benchmarks/bench_edit_latency.py"],
     "perceptual_codec": [

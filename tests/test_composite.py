@@ -20,6 +20,7 @@ from spectrolab.edit.composite import (
     composite_span,
     limiting_gain,
     mask_support,
+    matched_level_gain,
     raised_cosine_edge,
     time_gains,
 )
@@ -104,7 +105,8 @@ def test_composite_leaves_the_outside_alone_and_replaces_the_inside(sample_rate)
     start, stop = composite_span(support, sample_rate=sample_rate, length=length)
     assert start / sample_rate >= REGION.start_s - 0.25 and stop / sample_rate <= REGION.stop_s + 0.25
     out = composite(original[:, start:stop], edit[start:stop], start=start, sample_rate=sample_rate, region=REGION,
-                    band_limit_hz=8000.0)  # fmt: skip
+                    band_limit_hz=8000.0, match_level=False)  # fmt: skip
+    assert out.level_gain == 1.0
     changed = np.nonzero(np.abs(out.wave - original[:, start:stop]).max(0) > 0)[0] + start
     assert changed[0] >= start and changed[-1] < stop
     # Inside the region (away from its edges) each channel holds the edit at the channel's level over the mix's.
@@ -122,12 +124,37 @@ def test_composite_leaves_the_outside_alone_and_replaces_the_inside(sample_rate)
     assert np.allclose(spec[:, outside].sum(-1), before[:, outside].sum(-1), rtol=0.05)
 
 
+def test_composite_gives_the_edit_the_regions_level():
+    sample_rate, rng = 16000, np.random.default_rng(2)
+    original = 0.05 * rng.standard_normal((2, 3 * sample_rate))
+    edit = 0.2 * rng.standard_normal(3 * sample_rate)  # 12 dB louder than either channel, 15 dB than their mix
+    middle = slice(int(1.3 * sample_rate), int(1.7 * sample_rate))
+
+    def region_power(wave: np.ndarray) -> np.ndarray:
+        spec = np.abs(np.fft.rfft(wave[:, middle], axis=-1)) ** 2
+        freqs = np.fft.rfftfreq(middle.stop - middle.start, 1 / sample_rate)
+        return spec[:, (freqs > 400) & (freqs < 3500)].sum(-1)
+
+    kwargs = dict(start=0, sample_rate=sample_rate, region=REGION, band_limit_hz=8000.0)
+    matched = composite(original, edit, **kwargs, limit=100.0)
+    free = composite(original, edit, **kwargs, limit=100.0, match_level=False)
+    assert np.allclose(region_power(matched.wave), region_power(original), rtol=0.3)
+    assert np.all(region_power(free.wave) > 20 * region_power(original))
+    # the mono mix of two independent channels has half their power: the gain is sqrt(0.05^2 / 2 / 0.2^2)
+    assert matched.level_gain == pytest.approx(0.25 / np.sqrt(2), rel=0.1) and free.level_gain == 1.0
+    spec = torch.ones(1, 4, 5, dtype=torch.complex64)
+    mask = torch.ones(4, 5)
+    assert matched_level_gain(spec, 1e-6 * spec[0], mask) == pytest.approx(10 ** (18 / 20))  # bounded
+    assert matched_level_gain(spec, 0 * spec[0], mask) == 1.0 and matched_level_gain(0 * spec, spec[0], mask) == 1.0
+
+
 def test_composite_limits_the_edit_inside_the_region():
     sample_rate, length = 16000, 48000
     t = np.arange(length) / sample_rate
     original = 0.5 * np.sin(2 * np.pi * 440 * t)[None]
     edit = 3.0 * np.sin(2 * np.pi * 1000 * t)
-    out = composite(original, edit, start=0, sample_rate=sample_rate, region=REGION, band_limit_hz=8000.0)
+    out = composite(original, edit, start=0, sample_rate=sample_rate, region=REGION, band_limit_hz=8000.0,
+                    match_level=False)  # fmt: skip
     assert np.abs(out.wave).max() <= 1.0 and 0.0 < out.edit_gain < 1.0 and out.clamped == 0
 
 
@@ -215,11 +242,15 @@ def test_regions_at_the_edges_and_the_whole_sound(tmp_path, models, notes):
         assert result.changed_cells > 0
     everything = CellRegion(0, 32, 0, width)
     options = BlurOptions(seed=2)
-    pasted = edit_audio(audio, codec=codec, prior=prior, region=everything, options=options)
+    pasted = edit_audio(audio, codec=codec, prior=prior, region=everything, options=options, match_level=False)
     whole = edit_audio(audio, codec=codec, prior=prior, region=everything, options=options, resynthesize=True)
     assert torch.equal(pasted.edited.grids[0], whole.edited.grids[0])
     a, b = pasted.audio.to_float()[0], whole.audio.to_float()[0]
     assert whole.resynthesized and np.abs(a - b).max() <= 2 / 32768
+    matched = edit_audio(audio, codec=codec, prior=prior, region=everything, options=options)  # the region's level
+    assert matched.level_gain != 1.0 and "original's level" in (matched.gain_note() or "")
+    loudness = [float(np.sqrt(np.mean(w.to_float()[0] ** 2))) for w in (audio, matched.audio, pasted.audio)]
+    assert abs(20 * np.log10(loudness[1] / loudness[0])) < abs(20 * np.log10(loudness[2] / loudness[0]))
 
 
 def test_windows_follow_the_region_and_give_the_whole_files_codes(models, notes):

@@ -169,6 +169,14 @@ def test_magnitude_only_decoding_and_codes_equal_the_full_paths(default, notono,
             magnitude = codec.decode_spec(grids, magnitude_only=True)
         assert torch.equal(magnitude[:, 0], full[:, 0]) and not magnitude[:, 1].any()
         assert codec.needs_if == (codec.phase == "decoded")
+        with torch.inference_mode():  # decoding a span of frames: its last stages on the part that reaches them
+            n = full.shape[-1]
+            for a, b in ((0, n), (3, 40), (n - 30, n), (57, 58)):
+                assert torch.equal(codec.decode_spec(grids, frames=(a, b)), full[..., a:b])
+                cropped = codec.decode_spec(grids, magnitude_only=True, frames=(a, b))
+                assert torch.equal(cropped, magnitude[..., a:b])
+            with pytest.raises(ConfigError, match="outside"):
+                codec.decode_spec(grids, frames=(10, n + 1))
         codec.precision = "auto"
     with torch.inference_mode():
         grids = default.encode(notes[:1])

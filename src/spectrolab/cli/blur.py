@@ -82,6 +82,7 @@ def _run(args: argparse.Namespace) -> int:
             region=region,
             options=options,
             resynthesize=args.resynthesize,
+            match_level=not args.free_level,
             subtype=args.subtype,
             force=True,
         ),
@@ -148,6 +149,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"default {DEFAULT_GUIDANCE:g})",
     )
     p.add_argument("--resynthesize", action="store_true", help="output the whole sound decoded by the codec")
+    p.add_argument(
+        "--free-level",
+        action="store_true",
+        help="paste the edit at its own level (default: given the original's level inside the region)",
+    )
     p.add_argument("--subtype", help="output sample type, e.g. PCM_16, PCM_24, FLOAT (default: the input's)")
     p.add_argument(
         "--plot",

@@ -209,11 +209,11 @@ class Codec(nn.Module):
         ``precision="bfloat16"``, or ``"auto"`` on a CPU with native bfloat16 arithmetic (AVX512-BF16 or AMX)."""
         return uses_bfloat16(self.precision, self.project.weight.device)
 
-    def _run(self, name: str, x: torch.Tensor, *, stop: int | None = None) -> torch.Tensor:
-        """``getattr(self, name)(x)`` (its first ``stop`` layers only, if given), in bfloat16 inference through
-        a bfloat16 copy of that network. On this project's CPU that halves the convolutions' time at the same
-        quality (``results/edit_latency.md``); training and gradients always run in float32."""
-        return self._bfloat16.run(name, getattr(self, name), x, enabled=self.uses_bfloat16, stop=stop)
+    def _run(self, name: str, x: torch.Tensor, *, layers: slice | None = None) -> torch.Tensor:
+        """``getattr(self, name)(x)`` (only ``layers`` of it, if given), in bfloat16 inference through a bfloat16
+        copy of that network. On this project's CPU that halves the convolutions' time at the same quality
+        (``results/edit_latency.md``); training and gradients always run in float32."""
+        return self._bfloat16.run(name, getattr(self, name), x, enabled=self.uses_bfloat16, layers=layers)
 
     # -- geometry --------------------------------------------------------------------------------------------
     @property
@@ -321,8 +321,10 @@ class Codec(nn.Module):
 
     def denormalise(self, spec: torch.Tensor, *, num_samples: int) -> torch.Tensor:
         """Normalised (B, 2, n_mels, N') -> representation units, cropped to the frames of ``num_samples``."""
-        frames = self.representation.num_frames(num_samples)
-        spec = spec[..., :frames]
+        return self._to_units(spec[..., : self.representation.num_frames(num_samples)])
+
+    def _to_units(self, spec: torch.Tensor) -> torch.Tensor:
+        """Normalised (B, 2, n_mels, N) -> representation units (log-mel clamped to its range, IF to [-1, 1])."""
         config = self.representation.config
         log_mel = (spec[:, :1] * self.norm_scale + self.norm_shift).clamp(np.log(config.log_eps), self.max_log_power)
         return torch.cat([log_mel, spec[:, 1:].clamp(-1.0, 1.0)], dim=1)
@@ -353,27 +355,62 @@ class Codec(nn.Module):
         vectors = self._run("top_decoder", quantizers[1].lookup(top))
         return [quantizers[0].codes(self.project(torch.cat([hidden, vectors], dim=1))), top]
 
-    def decode_vectors(self, vectors: list[torch.Tensor], *, magnitude_only: bool = False) -> torch.Tensor:
+    def decode_vectors(
+        self, vectors: list[torch.Tensor], *, magnitude_only: bool = False, frames: tuple[int, int] | None = None
+    ) -> torch.Tensor:
         """Codebook vectors of each level, bottom first, each (B, D, H_l, W_l) -> normalised spectrogram.
 
-        ``magnitude_only`` computes channel 0 alone (the decoder's last 1x1 convolution and pixel shuffle on
-        that channel's outputs) and leaves the IF channel at zero; in inference only.
+        Inference-only options (no gradients):
+
+        - ``magnitude_only`` computes channel 0 alone (the decoder's last 1x1 convolution and pixel shuffle on
+          that channel's outputs) and leaves the IF channel at zero;
+        - ``frames=(a, b)`` returns frames ``[a, b)`` only, the same as the whole output's: the decoder's last
+          stages run on the part of their input that reaches those frames (:meth:`_decoder_crop`).
         """
+        if (magnitude_only or frames is not None) and torch.is_grad_enabled():
+            raise ConfigError("magnitude_only and frames are for inference decoding (no gradients)")
         if len(vectors) == 2:
             vectors = [vectors[0], self._run("top_upsample", vectors[1])]
         x = torch.cat(vectors, dim=1)
-        if not magnitude_only:
+        if not magnitude_only and frames is None:
             out = self._run("decoder", x)
             return torch.cat([out[:, :1], torch.tanh(out[:, 1:])], dim=1)
-        if torch.is_grad_enabled():
-            raise ConfigError("magnitude_only decoding is for inference (no gradients)")
-        last, unpatch = cast(nn.Sequential, self.decoder[-1])
-        assert isinstance(last, nn.Conv2d) and last.bias is not None
-        hidden = self._run("decoder", x, stop=len(self.decoder) - 1)
-        per_channel = last.out_channels // self.representation.channels
-        weight, bias = last.weight[:per_channel], last.bias[:per_channel]
-        log_mel = unpatch(F.conv2d(hidden, weight.to(hidden.dtype), bias.to(hidden.dtype))).to(x.dtype)
-        return torch.cat([log_mel, torch.zeros_like(log_mel)], dim=1)
+        crop, scale, reach = self._decoder_crop()
+        hidden = self._run("decoder", x, layers=slice(0, crop))
+        first = 0
+        if frames is not None:
+            a, b = frames
+            if not 0 <= a < b <= hidden.shape[-1] * scale:
+                raise ConfigError(f"frames {a}:{b} outside the {hidden.shape[-1] * scale} decoded frames")
+            first, last = max(0, (a - reach) // scale), min(hidden.shape[-1], -(-(b + reach) // scale))
+            hidden = hidden[..., first:last]
+        hidden = self._run("decoder", hidden, layers=slice(crop, len(self.decoder) - 1))
+        last_conv, unpatch = cast(nn.Sequential, self.decoder[-1])
+        assert isinstance(last_conv, nn.Conv2d) and last_conv.bias is not None
+        weight, bias = last_conv.weight.to(hidden.dtype), last_conv.bias.to(hidden.dtype)
+        if magnitude_only:
+            per_channel = last_conv.out_channels // self.representation.channels
+            weight, bias = weight[:per_channel], bias[:per_channel]
+        out = unpatch(F.conv2d(hidden, weight, bias)).to(x.dtype)
+        if frames is not None:
+            out = out[..., frames[0] - first * scale : frames[1] - first * scale]
+        if magnitude_only:
+            return torch.cat([out, torch.zeros_like(out)], dim=1)
+        return torch.cat([out[:, :1], torch.tanh(out[:, 1:])], dim=1)
+
+    def _decoder_crop(self) -> tuple[int, int, int]:
+        """Where :meth:`decode_vectors` crops for ``frames``: the index of the decoder's second-to-last
+        upsampling (its last, for one stage), the frames per time unit of that layer's input, and how many frames
+        either side the layers from there on reach (one unit of its scale per 3x3 convolution)."""
+        ups = [i for i, layer in enumerate(self.decoder) if isinstance(layer, nn.Sequential)]
+        crop = ups[-2] if len(ups) > 1 else ups[-1]
+        scale, reach = 1, 0
+        for layer in reversed(self.decoder[crop:]):
+            if isinstance(layer, nn.Sequential):
+                scale *= cast(Unpatch, layer[1]).stride[1]
+            elif isinstance(layer, nn.Conv2d):
+                reach += layer.kernel_size[1] // 2 * scale
+        return crop, scale, reach
 
     # -- the public API --------------------------------------------------------------------------------------
     @property
@@ -414,21 +451,29 @@ class Codec(nn.Module):
         return str(getattr(self, "spectrolab_name", ""))
 
     def decode_spec(
-        self, grids: CodeGrids, *, allow_mismatch: bool = False, magnitude_only: bool = False
+        self,
+        grids: CodeGrids,
+        *,
+        allow_mismatch: bool = False,
+        magnitude_only: bool = False,
+        frames: tuple[int, int] | None = None,
     ) -> torch.Tensor:
         """Codes -> spectrogram (B, 2, n_mels, N) in the representation's units.
 
         Codes of another codec (their weights hash differs from ``weights_sha256``) are refused, unless
-        ``allow_mismatch`` (then a warning). ``magnitude_only`` (inference only) leaves the IF channel at zero
-        uncomputed: all that :meth:`invert` reads of it with ``phase="peaks"`` (see :attr:`needs_if`).
+        ``allow_mismatch`` (then a warning). Inference only: ``magnitude_only`` leaves the IF channel at zero
+        uncomputed, all that :meth:`invert` reads of it with ``phase="peaks"`` (see :attr:`needs_if`);
+        ``frames=(a, b)`` decodes frames ``[a, b)`` of the N alone (see :meth:`decode_vectors`).
         """
         self._check(grids)
         grids.check_codec(self.weights_sha256, user=f"this codec '{self.name}'", allow_mismatch=allow_mismatch)
+        total = self.representation.num_frames(grids.num_samples)
+        if frames is not None and not 0 <= frames[0] < frames[1] <= total:
+            raise ConfigError(f"frames {frames[0]}:{frames[1]} outside the {total} frames of these codes")
         quantizers: list[VectorQuantizer] = list(self.quantizers)  # type: ignore[arg-type]
         vectors = [q.lookup(c.to(q.codebook.device)) for q, c in zip(quantizers, grids.grids, strict=True)]
-        return self.denormalise(
-            self.decode_vectors(vectors, magnitude_only=magnitude_only), num_samples=grids.num_samples
-        )
+        spec = self.decode_vectors(vectors, magnitude_only=magnitude_only, frames=frames)
+        return self._to_units(spec) if frames is not None else self.denormalise(spec, num_samples=grids.num_samples)
 
     def decode(self, grids: CodeGrids, *, allow_mismatch: bool = False) -> torch.Tensor:
         """Codes -> waveform (B, T) with T = ``grids.num_samples`` (``allow_mismatch``: see :meth:`decode_spec`)."""

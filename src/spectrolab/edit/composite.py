@@ -110,11 +110,13 @@ class Composite:
         wave: (C, S) float64, full scale 1: the given samples of the result.
         edit_gain: the gain given to the pasted edit to keep the result within ``limit`` (1.0: none needed).
         clamped: samples still beyond ``limit`` at no edit at all (the original's own), set to the limit.
+        level_gain: the gain that gave the edit the original's level inside the region (1.0: not matched).
     """
 
     wave: np.ndarray
     edit_gain: float = 1.0
     clamped: int = 0
+    level_gain: float = 1.0
 
 
 def _stft(x: torch.Tensor, n_fft: int, window: torch.Tensor) -> torch.Tensor:
@@ -141,6 +143,7 @@ def composite(
     band_limit_hz: float,
     feather: Feather = Feather(),
     limit: float = 1.0,
+    match_level: bool = True,
 ) -> Composite:
     """Paste ``edit`` into ``original`` inside ``region`` (see the module docstring).
 
@@ -154,6 +157,8 @@ def composite(
         feather: widths of the mask's edges.
         limit: the largest magnitude a recomputed sample may take (full scale); when the pasted edit would
             exceed it, the edit's gain is lowered just enough (:func:`limiting_gain`), inside the region only.
+        match_level: first give the edit the original's power under the mask (:func:`matched_level_gain`), so
+            that the region keeps its loudness whatever the resampled codes' level.
 
     Returns:
         :class:`Composite` of the same samples; zero mask weight leaves a sample exactly as it was.
@@ -175,7 +180,8 @@ def composite(
     gains = profile[rows, None] * time_gains(region, times=times, feather=feather)[None, :]
     mask = torch.from_numpy(gains.astype(np.float32))
     spec, edit_spec = spectra[:channels, rows], spectra[channels, rows]
-    pasted = channel_gains(spec, mask)[..., None] * edit_spec
+    level_gain = matched_level_gain(spec, edit_spec, mask) if match_level else 1.0
+    pasted = (level_gain * channel_gains(spec, mask))[..., None] * edit_spec
 
     def istft(band_spec: torch.Tensor) -> np.ndarray:
         full = torch.zeros_like(spectra[:channels])
@@ -191,7 +197,21 @@ def composite(
         result = kept + gain * added
         clamped = int((np.abs(result) > limit).sum())
         result = np.clip(result, -limit, limit)
-    return Composite(result, gain, clamped)
+    return Composite(result, gain, clamped, level_gain)
+
+
+def matched_level_gain(spec: torch.Tensor, edit: torch.Tensor, mask: torch.Tensor, *, max_db: float = 18.0) -> float:
+    """The gain that gives ``edit`` (F, N) the power of the channels' mono mix ``spec`` (C, F, N) under ``mask``
+    (F, N) weights: one broadband figure, so the edit keeps its own spectral shape. At most ``max_db`` either
+    way; 1.0 when either side is silent there."""
+    weights = mask.square()
+    mix = spec.mean(0)
+    target = float(((mix.real.square() + mix.imag.square()) * weights).sum())
+    have = float(((edit.real.square() + edit.imag.square()) * weights).sum())
+    if target <= 0 or have <= 0:
+        return 1.0
+    bound = 10 ** (max_db / 20)
+    return min(max(math.sqrt(target / have), 1 / bound), bound)
 
 
 def limiting_gain(kept: np.ndarray, added: np.ndarray, *, limit: float) -> float:

@@ -79,6 +79,7 @@ class EditResult:
         samples: ``[start, stop)`` input frames that were recomputed; all others are the input's.
         windows: the columns encoded and decoded.
         edit_gain: gain given to the pasted edit to stay within full scale (1.0: none needed).
+        level_gain: gain that gave the edit the original's level inside the region (1.0: not matched).
         clamped: samples set to full scale because the input itself already exceeded it there.
         resynthesized: the whole sound went through the codec.
         seconds: time per stage (load, resample, analysis, encode, sample, decode, inverse, composite, save).
@@ -94,6 +95,7 @@ class EditResult:
     samples: tuple[int, int]
     windows: EditWindows
     edit_gain: float
+    level_gain: float
     clamped: int
     resynthesized: bool
     seconds: dict[str, float]
@@ -136,16 +138,22 @@ class EditResult:
     def gain_note(self) -> str | None:
         """A line saying what was done to stay within full scale, or ``None`` if nothing was needed."""
         notes = []
+        if abs(self.level_gain - 1.0) > 0.01:
+            notes.append(f"the edit was given the original's level inside the region ({_db(self.level_gain):+.1f} dB)")
         if self.edit_gain < 1.0:
             notes.append(
                 f"the edit would have exceeded full scale: its level inside the region was lowered by "
-                f"{-20 * math.log10(max(self.edit_gain, 1e-12)):.1f} dB"
+                f"{-_db(self.edit_gain):.1f} dB"
             )
         if self.clamped:
             notes.append(
                 f"{self.clamped} samples of the input inside the region already exceeded full scale and were clipped"
             )
         return "; ".join(notes) or None
+
+
+def _db(gain: float) -> float:
+    return 20 * math.log10(max(gain, 1e-12))
 
 
 def edit_windows(cells: CellRegion, *, width: int, codec: Codec, prior: Prior, feather: Feather) -> EditWindows:
@@ -227,6 +235,7 @@ def edit_audio(
     options: BlurOptions = DEFAULT_OPTIONS,
     resynthesize: bool = False,
     feather: Feather = DEFAULT_FEATHER,
+    match_level: bool = True,
     stopwatch: Stopwatch | None = None,
 ) -> EditResult:
     """Resample ``region`` of ``audio``'s code grid with ``prior`` and paste the decoded result into ``audio``.
@@ -237,6 +246,8 @@ def edit_audio(
         options: level, temperature, steps, seed and target labels of the resampling.
         resynthesize: return the codec's decoding of the whole edited sound instead of the composite.
         feather: the mask's soft edges.
+        match_level: give the pasted edit the original's level inside the region (one broadband gain,
+            :func:`~spectrolab.edit.composite.matched_level_gain`), so the region keeps its loudness.
         stopwatch: collects the time per stage (a new one if not given; the result holds its figures).
 
     Returns:
@@ -300,12 +311,13 @@ def edit_audio(
             (0, audio.frames) if support is None else composite_span(support, sample_rate=rate, length=audio.frames)
         )
         needed = resample_source(start, stop, orig_sample_rate=codec_rate, sample_rate=rate)
+        window_frames = codec.representation.num_frames(window_codes.num_samples)
+        f0, f1 = inverse_frames(needed, start=decode_start, frames=window_frames, codec=codec)
         with watch("decode"):
-            decoded_spec = codec.decode_spec(window_codes, magnitude_only=not codec.needs_if)
+            decoded_spec = codec.decode_spec(window_codes, magnitude_only=not codec.needs_if, frames=(f0, f1))
         with watch("inverse"):
-            f0, f1 = inverse_frames(needed, start=decode_start, frames=decoded_spec.shape[-1], codec=codec)
             length = min((f1 - 1 - f0) * hop, window_codes.num_samples - f0 * hop)
-            decoded = codec.invert(decoded_spec[..., f0:f1], num_samples=length)[0].double().numpy()
+            decoded = codec.invert(decoded_spec, num_samples=length)[0].double().numpy()
     offset = decode_start + f0 * hop
     edit_signal = _reader(lambda a, b: decoded[a - offset : b - offset], offset + len(decoded), first=offset)
     outcome = partial(
@@ -320,20 +332,20 @@ def edit_audio(
             samples = audio.quantize(np.repeat(gain * full[None], audio.channels, axis=0))
         return outcome(
             audio=replace(audio, samples=samples), support=None, samples=(0, audio.frames), edit_gain=gain,
-            clamped=0, resynthesized=True, seconds=watch.seconds,
+            level_gain=1.0, clamped=0, resynthesized=True, seconds=watch.seconds,
         )  # fmt: skip
     with watch("resample"):
         pasted = resample_span(edit_signal, orig_sample_rate=codec_rate, sample_rate=rate, start=start, stop=stop)
     with watch("composite"):
         mixed = composite(
             audio.to_float(start, stop), pasted, start=start, sample_rate=rate, region=span,
-            band_limit_hz=codec_rate / 2, feather=feather,
+            band_limit_hz=codec_rate / 2, feather=feather, match_level=match_level,
         )  # fmt: skip
         samples = audio.samples.copy()
         samples[start:stop] = audio.quantize(mixed.wave)
     return outcome(
         audio=replace(audio, samples=samples), support=support, samples=(start, stop), edit_gain=mixed.edit_gain,
-        clamped=mixed.clamped, resynthesized=False, seconds=watch.seconds,
+        level_gain=mixed.level_gain, clamped=mixed.clamped, resynthesized=False, seconds=watch.seconds,
     )  # fmt: skip
 
 
@@ -365,6 +377,7 @@ def edit_file(
     options: BlurOptions = DEFAULT_OPTIONS,
     resynthesize: bool = False,
     feather: Feather = DEFAULT_FEATHER,
+    match_level: bool = True,
     subtype: str | None = None,
     force: bool = False,
 ) -> EditResult:
@@ -381,7 +394,7 @@ def edit_file(
     io.output_subtype(audio, out_path, subtype)
     result = edit_audio(
         audio, codec=codec, prior=prior, region=region, options=options, resynthesize=resynthesize,
-        feather=feather, stopwatch=watch,
+        feather=feather, match_level=match_level, stopwatch=watch,
     )  # fmt: skip
     with watch("save"):
         io.write_native(out_path, result.audio, subtype=subtype, force=force)

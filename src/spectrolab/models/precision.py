@@ -49,14 +49,14 @@ class BFloat16Copies:
         return cached[1]
 
     def run(
-        self, name: str, network: nn.Module, x: torch.Tensor, *, enabled: bool, stop: int | None = None
+        self, name: str, network: nn.Module, x: torch.Tensor, *, enabled: bool, layers: slice | None = None
     ) -> torch.Tensor:
         """``network(x)``, through its bfloat16 copy when ``enabled`` and no gradient is recorded (the output is
-        cast back to ``x``'s dtype). With ``stop``, ``network`` is an ``nn.Sequential`` and only its first
-        ``stop`` layers run, the output left in the copy's dtype (bfloat16 or ``x``'s)."""
+        cast back to ``x``'s dtype). With ``layers``, ``network`` is an ``nn.Sequential`` and only those of its
+        layers run, the output left in the dtype they ran in (bfloat16 or ``x``'s), ready for the next ones."""
         if not enabled or network.training or torch.is_grad_enabled():
-            return network(x) if stop is None else cast(nn.Sequential, network)[:stop](x)
+            return network(x) if layers is None else cast(nn.Sequential, network)[layers](x)
         copy = self.get(name, network)
-        if stop is not None:
-            return cast(nn.Sequential, copy)[:stop](x.to(torch.bfloat16))
+        if layers is not None:
+            return cast(nn.Sequential, copy)[layers](x.to(torch.bfloat16))
         return copy(x.to(torch.bfloat16)).to(x.dtype)
