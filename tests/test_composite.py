@@ -278,8 +278,12 @@ def test_cli_blur_keeps_the_input_format(tmp_path, notes, capsys):
     out, png = tmp_path / "out.flac", tmp_path / "plot.png"
     assert main(["blur", str(src), "-o", str(out), "--time", "1:2", "--freq", "200:4000", "--plot", str(png)]) == 0
     printed = capsys.readouterr().out
-    assert "44100 Hz, 2 ch, PCM_24" in printed and "are the input's" in printed
+    assert "44100 Hz, 2 ch, PCM_24" in printed and "are the input's" in printed and "original's level" in printed
     assert sf.info(str(out)).subtype == "PCM_24" and png.read_bytes()[:4] == b"\x89PNG"
+    free = tmp_path / "free.flac"
+    assert main(["blur", str(src), "-o", str(free), "--time", "1:2", "--freq", "200:4000", "--free-level"]) == 0
+    assert "original's level" not in capsys.readouterr().out
+    assert not np.array_equal(sf.read(str(free), dtype="int32")[0], sf.read(str(out), dtype="int32")[0])
     assert main(["blur", str(src), "-o", str(tmp_path / "r.wav"), "--time", "1:2", "--resynthesize",
                  "--subtype", "PCM_16"]) == 0  # fmt: skip
     assert "resynthesised" in capsys.readouterr().out and sf.info(str(tmp_path / "r.wav")).subtype == "PCM_16"

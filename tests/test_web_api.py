@@ -120,6 +120,9 @@ def test_analyse_and_edit(client, example):
     guided = _edit(client, example, prior="transformer", pitch=64, family="string", steps=2, guidance=0)
     assert guided.status_code == 200, guided.text
     assert guided.json()["key"] != target.json()["key"]  # the guidance reaches the prior
+    free = _edit(client, example, temperature=1.5, seed=3, steps=4, match_level="false")
+    assert free.status_code == 200 and free.json()["key"] != reply["key"]  # the level matching reaches the paste
+    _assert_refused(_edit(client, example, match_level="maybe"), 422, "match_level")
 
 
 def test_oversized_uploads_get_413(client, settings):

@@ -52,6 +52,7 @@ class EditForm(AudioForm):
         description="how hard the targets steer (classifier-free guidance: 0 ignores them, 1 plain)",
     )
     level: int = Field(0, ge=0, le=7, description="code level (0 = bottom, finest)")
+    match_level: bool = Field(True, description="give the edit the original's level inside the region")
 
     def edit_arguments(self) -> dict[str, object]:
         return self.model_dump(exclude={"audio"})

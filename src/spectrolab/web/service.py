@@ -117,7 +117,9 @@ class EditReply:
     energy: dict[str, float | str] | None = None
 
 
-def perform_edit(path: Path, *, models: Models, prior: str, cells: CellRegion, options: BlurOptions) -> EditOutcome:
+def perform_edit(
+    path: Path, *, models: Models, prior: str, cells: CellRegion, options: BlurOptions, match_level: bool = True
+) -> EditOutcome:
     """Edit the audio file at ``path``: the web editor's only call into the edit API, the same compositing edit
     as ``spectrolab blur`` (:func:`spectrolab.edit.edit_audio`): the input at its own rate and channels,
     changed only inside the region. Its energy is estimated from the process's CPU time over the call."""
@@ -126,8 +128,9 @@ def perform_edit(path: Path, *, models: Models, prior: str, cells: CellRegion, o
         audio = io.read_native(path)
     with EstimateMeter() as meter, watch("edit"):
         result = edit_audio(
-            audio, codec=models.codec, prior=models.priors[prior], region=cells, options=options, stopwatch=watch
-        )
+            audio, codec=models.codec, prior=models.priors[prior], region=cells, options=options,
+            match_level=match_level, stopwatch=watch,
+        )  # fmt: skip
     assert meter.result is not None
     samples = result.audio.to_float().T.astype(np.float32)
     timings = {stage: 1e3 * seconds for stage, seconds in watch.seconds.items()}  # "edit": all but "load"
@@ -226,14 +229,23 @@ class EditorService:
 
     # -- editing -----------------------------------------------------------------------------------------------
     def edit_sync(
-        self, sound: Sound, *, cells: CellRegion, prior: str, options: BlurOptions, queued: float | None = None
+        self,
+        sound: Sound,
+        *,
+        cells: CellRegion,
+        prior: str,
+        options: BlurOptions,
+        match_level: bool = True,
+        queued: float | None = None,
     ) -> EditReply:
         """The edit, serialised by the lock; ``queued`` is when the request arrived (``perf_counter``)."""
         queued = time.perf_counter() if queued is None else queued
         with self.lock:
             started = time.perf_counter()
             with refusals(sound.path):
-                outcome = perform_edit(sound.path, models=self.models, prior=prior, cells=cells, options=options)
+                outcome = perform_edit(
+                    sound.path, models=self.models, prior=prior, cells=cells, options=options, match_level=match_level
+                )
         wav = wav_bytes(outcome.audio, outcome.sample_rate)
         result = outcome.edit
         level = result.level
@@ -275,6 +287,7 @@ class EditorService:
         family: str | None = None,
         guidance: float = DEFAULT_GUIDANCE,
         level: int = 0,
+        match_level: bool = True,
     ) -> EditReply:
         """Resample the rectangle of cells of ``sound`` with ``prior``; see :func:`perform_edit`."""
         queued = time.perf_counter()
@@ -291,5 +304,7 @@ class EditorService:
                 guidance=guidance,
             )
         return await self._off_loop(
-            lambda: self.edit_sync(sound, cells=cells, prior=prior, options=options, queued=queued),
+            lambda: self.edit_sync(
+                sound, cells=cells, prior=prior, options=options, match_level=match_level, queued=queued
+            ),
         )

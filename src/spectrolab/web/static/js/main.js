@@ -260,11 +260,17 @@ function readParams() {
     pitch: $("pitch").value,
     family: $("family").value,
     guidance: $("guidance").value,
+    match_level: $("match_level").checked,
   };
 }
 
 function writeParams(p) {
-  for (const [name, value] of Object.entries(p || {})) if ($(name) && value !== undefined) $(name).value = value;
+  for (const [name, value] of Object.entries(p || {})) {
+    const input = $(name);
+    if (!input || value === undefined) continue;
+    if (input.type === "checkbox") input.checked = value === true || value === "true";
+    else input.value = value;
+  }
 }
 
 async function resample() {
@@ -515,7 +521,7 @@ $("file-input").addEventListener("change", (e) => {
   e.target.value = "";
   if (file) guarded(() => loadFile(file));
 });
-for (const id of ["prior", "temperature", "steps", "seed", "pitch", "family", "guidance"]) $(id).addEventListener("change", () => persist());
+for (const id of ["prior", "temperature", "steps", "seed", "pitch", "family", "guidance", "match_level"]) $(id).addEventListener("change", () => persist());
 $("scroller").addEventListener(
   "wheel",
   (e) => {
