@@ -11,7 +11,7 @@ import torch
 from spectrolab.audio import io
 from spectrolab.cli.main import main
 from spectrolab.codec import load_codec
-from spectrolab.edit.blur import BlurOptions
+from spectrolab.edit.blur import BlurOptions, resample_cells
 from spectrolab.edit.composite import (
     Feather,
     band_gains,
@@ -270,6 +270,17 @@ def test_windows_follow_the_region_and_give_the_whole_files_codes(models, notes)
     assert (
         edit_windows(result.cells, width=whole.shape[-1], codec=codec, prior=prior, feather=Feather()) == result.windows
     )
+    # The Transformer reads its attention window only: the codes it draws in the encoded window are those it
+    # draws given the whole file's grid (same seed), and the window is that much narrower than 2 x its width.
+    transformer = load_prior("transformer")
+    options = BlurOptions(seed=5)
+    edited = edit_audio(audio, codec=codec, prior=transformer, region=region, options=options)
+    first, last = edited.windows.encode
+    assert last - first <= transformer.max_width + 2 * reach + 2
+    with torch.inference_mode():
+        drawn = resample_cells(whole, edited.cells, prior=transformer, options=options)
+        whole_grids = codec.encode(torch.from_numpy(long)[None])
+    assert torch.equal(edited.whole_codes(whole_grids).grids[0], drawn)
 
 
 def test_cli_blur_keeps_the_input_format(tmp_path, notes, capsys):

@@ -159,7 +159,7 @@ def _db(gain: float) -> float:
 def edit_windows(cells: CellRegion, *, width: int, codec: Codec, prior: Prior, feather: Feather) -> EditWindows:
     """Columns to encode and decode so that the region's decoded frames and the prior's view of it are what
     the whole sound's codes give: decoded frames depend on codes up to the decoder's reach away, the prior on
-    ``prior.context_columns``, and each code on audio up to the encoder's reach away."""
+    the codes of ``prior.context_window``, and each code on audio up to the encoder's reach away."""
     reach = codec.receptive_field_frames()
     if reach is None:
         return EditWindows((0, width), (0, width))
@@ -167,8 +167,8 @@ def edit_windows(cells: CellRegion, *, width: int, codec: Codec, prior: Prior, f
     encoder, decoder = (-(-frames // frames_per_cell) for frames in reach)
     edge = math.ceil(feather.seconds / codec.seconds_per_cell(0))
     decode = (max(0, cells.col_start - edge - decoder), min(width, cells.col_stop + edge + decoder))
-    context = max(prior.context_columns, edge + decoder)
-    encode = (max(0, cells.col_start - context - encoder), min(width, cells.col_stop + context + encoder))
+    seen = prior.context_window(cells.col_start, cells.col_stop, width=width)
+    encode = (max(0, min(seen[0], decode[0]) - encoder), min(width, max(seen[1], decode[1]) + encoder))
     return EditWindows(encode, decode)
 
 

@@ -79,13 +79,12 @@ def _label(values: torch.Tensor | None, batch: int, size: int, what: str, device
 
 @runtime_checkable
 class Prior(Protocol):
-    """A model of local code distributions on grids of one codebook; a cell's distribution depends on the
-    cells at most ``context_columns`` columns away."""
+    """A model of local code distributions on grids of one codebook; sampling columns ``[start, stop)`` of a
+    grid reads the codes of the columns ``context_window(start, stop, width=W)`` only."""
 
     codebook_size: int
 
-    @property
-    def context_columns(self) -> int: ...
+    def context_window(self, start: int, stop: int, *, width: int) -> tuple[int, int]: ...
 
     def log_probs(
         self, grids: torch.Tensor, *, hidden: torch.Tensor | None = None, conditioning: Conditioning | None = None
@@ -104,6 +103,11 @@ class Prior(Protocol):
         conditioning: Conditioning | None = None,
         guidance: float = 1.0,
     ) -> torch.Tensor: ...
+
+
+def columns_around(start: int, stop: int, *, context: int, width: int) -> tuple[int, int]:
+    """Columns ``[start - context, stop + context)`` of a grid ``width`` columns wide, clipped to it."""
+    return max(0, start - context), min(width, stop + context)
 
 
 def check_sizes(*, codebook_size: int, height: int, **positive: float) -> None:

@@ -35,6 +35,7 @@ from spectrolab.priors.base import (
     check_region,
     check_sampling,
     check_sizes,
+    columns_around,
     gather_codes,
     guided_conditioning,
     sample_codes,
@@ -274,10 +275,9 @@ class NaiveBayesPrior(nn.Module):
         self.register_state_dict_post_hook(_sparse_counts)
         self.register_load_state_dict_pre_hook(_dense_counts)
 
-    @property
-    def context_columns(self) -> int:
-        """How many columns either side of a cell its distribution depends on."""
-        return max(abs(dc) for _, dc in self.offsets)
+    def context_window(self, start: int, stop: int, *, width: int) -> tuple[int, int]:
+        """The columns sampling ``[start, stop)`` reads: its neighbours' reach either side."""
+        return columns_around(start, stop, context=max(abs(dc) for _, dc in self.offsets), width=width)
 
     def _rows(self, grids: torch.Tensor) -> torch.Tensor:
         return torch.arange(self.height, device=grids.device).view(1, -1, 1).expand_as(grids)

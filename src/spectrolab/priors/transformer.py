@@ -126,10 +126,11 @@ class MaskedCodeTransformer(nn.Module):
         """Whether inference (eval mode, no gradients) runs the encoder layers in bfloat16."""
         return uses_bfloat16(self.precision, self.head.weight.device)
 
-    @property
-    def context_columns(self) -> int:
-        """How many columns either side of a cell its distribution may depend on: the whole attended window."""
-        return self.max_width
+    def context_window(self, start: int, stop: int, *, width: int) -> tuple[int, int]:
+        """The columns sampling ``[start, stop)`` reads: the windows :meth:`sample` attends to (see
+        :func:`edit_windows`), from the first's start to the last's stop."""
+        windows = edit_windows(start, stop, width=width, max_width=self.max_width)
+        return windows[0][2], windows[-1][3]
 
     def _tokens_out(self, tokens: torch.Tensor, pitch: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
         """Encoder outputs (B, rows, cols, d), one per patch, from tokens (B, H, W) and labels (B,)."""

@@ -12,6 +12,7 @@ from spectrolab.priors.base import (
     check_region,
     check_sampling,
     check_sizes,
+    columns_around,
     gather_codes,
     sample_codes,
 )
@@ -33,10 +34,9 @@ class UnigramPrior(nn.Module):
         self.alpha = alpha
         self.register_buffer("counts", torch.zeros(height, codebook_size))
 
-    @property
-    def context_columns(self) -> int:
-        """How many columns either side of a cell its distribution depends on: none."""
-        return 0
+    def context_window(self, start: int, stop: int, *, width: int) -> tuple[int, int]:
+        """The columns sampling ``[start, stop)`` reads: those columns alone (a cell depends on its row only)."""
+        return columns_around(start, stop, context=0, width=width)
 
     @torch.no_grad()
     def fit(self, grids: torch.Tensor) -> UnigramPrior:
