@@ -315,12 +315,15 @@ class MelIF(Representation):
         linear = torch.empty((2 * batch, *spec.shape[1:]), dtype=spec.real.dtype, device=spec.device)
         torch.mul(spec.real, spec.real, out=linear[:batch]).addcmul_(spec.imag, spec.imag)
         torch.angle(spec[..., :1], out=linear[batch:, :, :1])
-        steps, current, previous = linear[batch:, :, 1:], spec[..., 1:], spec[..., :-1]
+        # Digital silence has angle 0: as 1 in the product, the step is the other side's angle, as in the
+        # difference of the angles.
+        nonzero = spec.masked_fill(spec == 0, 1)
+        steps, current, previous = linear[batch:, :, 1:], nonzero[..., 1:], nonzero[..., :-1]
         product = current * previous.conj()
         torch.angle(product, out=steps)
-        zero = product == 0  # digital silence on one side (or an underflow): the difference of the two angles
-        if bool(zero.any()):
-            steps[zero] = F.wrap_phase(current[zero].angle() - previous[zero].angle())
+        underflow = product == 0  # two tiny values whose product is below float's range: their angles' difference
+        if bool(underflow.any()):
+            steps[underflow] = F.wrap_phase(current[underflow].angle() - previous[underflow].angle())
         mel = self.to_mel(linear)
         log_mel = torch.log(mel[:batch] + self.config.log_eps)
         mel_if = F.wrap_phase(mel[batch:]) / math.pi
