@@ -37,15 +37,20 @@ LONG_REGION = Region(start_s=30.5, stop_s=31.5, low_hz=200.0, high_hz=4000.0)
 LABELS = ("4 s note", "60 s 44.1k stereo")
 
 
-def median_ms(fn: Callable[[], object], runs: int) -> tuple[float, list[object]]:
-    """Median wall time of ``fn`` in milliseconds after one warm-up call, and what each run returned."""
-    fn()
-    times, outputs = [], []
+def interleaved_ms(cases: dict[str, Callable[[], object]], runs: int) -> dict[str, tuple[float, list[object]]]:
+    """Median wall time in milliseconds of each case, and what each run returned, the cases taking turns
+    (one warm-up call each first): this machine's speed drifts over minutes, and turns give every case the
+    same drift, so that their ratios hold."""
+    for fn in cases.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    outputs: dict[str, list[object]] = {name: [] for name in cases}
     for _ in range(runs):
-        started = time.perf_counter()
-        outputs.append(fn())
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times), outputs
+        for name, fn in cases.items():
+            started = time.perf_counter()
+            outputs[name].append(fn())
+            times[name].append(time.perf_counter() - started)
+    return {name: (1000 * statistics.median(times[name]), outputs[name]) for name in cases}
 
 
 def round_trip_file(note: Path, out: Path, codec: Codec) -> None:
@@ -88,20 +93,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.wav"
         long_file = long_stereo_file(EXAMPLE_NOTE, Path(tmp) / "long.wav")
-        peer, _ = median_ms(lambda: round_trip_file(EXAMPLE_NOTE, out, codec), args.runs)
-        rows = [("codec round trip, 4 s note (peer)", peer, None)]
+        peer_name = "codec round trip, 4 s note (peer)"
+        cases: dict[str, Callable[[], object]] = {peer_name: lambda: round_trip_file(EXAMPLE_NOTE, out, codec)}
         for name, prior in priors.items():
             for label, src, region in (
                 ("4 s note", EXAMPLE_NOTE, NOTE_REGION),
                 ("60 s 44.1k stereo", long_file, LONG_REGION),
             ):
-                ms, results = median_ms(
-                    lambda src=src, region=region, prior=prior: edit_file(
-                        src, out, codec=codec, prior=prior, region=region, options=options, force=True
-                    ),
-                    args.runs,
+                cases[f"{name} edit, {label}"] = lambda src=src, region=region, prior=prior: edit_file(
+                    src, out, codec=codec, prior=prior, region=region, options=options, force=True
                 )
-                rows.append((f"{name} edit, {label}", ms, stage_medians(results)))
+        measured = interleaved_ms(cases, args.runs)
+        rows = [
+            (case, ms, None if case == peer_name else stage_medians(results))
+            for case, (ms, results) in measured.items()
+        ]
     text = markdown(rows, runs=args.runs, threads=args.threads, steps=args.steps, priors=list(priors))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
@@ -114,8 +120,9 @@ def markdown(
     """The tables of ``results/edit_latency.md``: ms per edit against the round trip, then ms per stage."""
     peer = rows[0][1]
     lines = [
-        f"From `python benchmarks/bench_edit_latency.py` ({threads} thread(s), {steps} steps, median of {runs} runs; "
-        "on the shared 2-core machine, so upper bounds), ms per edit of a 1 s x 200-4000 Hz region, file to file:",
+        f"From `python benchmarks/bench_edit_latency.py` ({threads} thread(s), {steps} steps, median of {runs} runs, "
+        "the cases taking turns; on the shared 2-core machine, so upper bounds), ms per edit of a 1 s x 200-4000 Hz "
+        "region, file to file:",
         "",
         "| edit | ms | x the codec round trip |",
         "|---|---:|---:|",
@@ -124,7 +131,12 @@ def markdown(
     ]
     for name in priors:
         short, long = (next(ms for row, ms, _ in rows if row == f"{name} edit, {label}") for label in LABELS)
-        lines.append(f"- {name}: the 60 s 44.1 kHz stereo file costs {long / short:.2f}x the 4 s note.")
+        stages = [next(s for row, _, s in rows if row == f"{name} edit, {label}") for label in LABELS]
+        inner = [sum(v for k, v in (s or {}).items() if k not in ("load", "save")) for s in stages]
+        lines.append(
+            f"- {name}: the 60 s 44.1 kHz stereo file costs {long / short:.2f}x the 4 s note "
+            f"({inner[1] / inner[0]:.2f}x without reading and writing the file)."
+        )
     stages = next(s for *_, s in rows if s is not None)
     lines += [
         "",
