@@ -164,6 +164,7 @@ def test_editor_end_to_end(server, browser):
     assert edited["changedCells"] > 0 and sum(map(sum, edited["changed"])) == edited["changedCells"]
     assert f"({edited['changedCells']} changed)" in page.inner_text("#edit-info")
     assert "Latency" in page.inner_text("#edit-info") and "J (estimated" in page.inner_text("#edit-info")
+    assert "3 steps, seed 0" in page.inner_text("#history")  # the history line says how each edit was made
     assert int(page.get_attribute("#spectrogram", "data-draws")) > draws_before
     assert page.evaluate("() => document.getElementById('spectrogram').toDataURL()") != grid_before
     page.screenshot(path=str(SCREENSHOTS / "2_edited.png"))

@@ -165,7 +165,10 @@ function renderHistory() {
 
 function describeEdit(v) {
   const p = v.params;
-  return `${v.changedCells} of ${cellCount(v.cells)} cells changed · ${p.prior}, T ${p.temperature}, seed ${p.seed} · ${fmtMs(v.latency.round_trip)}`;
+  const targets = [p.pitch ? `pitch ${p.pitch}` : "", p.family ? p.family.replace("_", " ") : ""].filter(Boolean);
+  const steer = targets.length ? ` · ${targets.join(", ")}, guidance ${p.guidance}` : "";
+  const level = p.match_level === false ? " · own level" : "";
+  return `${v.changedCells} of ${cellCount(v.cells)} cells changed · ${p.prior}, T ${p.temperature}, ${p.steps} steps, seed ${p.seed}${steer}${level} · ${fmtMs(v.latency.round_trip)}`;
 }
 
 const cellCount = (c) => (c.row_stop - c.row_start) * (c.col_stop - c.col_start);
