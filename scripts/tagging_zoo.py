@@ -96,8 +96,8 @@ def learning_curve(run: Path) -> list[dict]:
     """Validation accuracy at each validation, with the steps, seconds and estimated joules spent by then."""
     with open(run / "logs" / "metrics.csv") as fh:
         accuracy = {int(r["step"]): float(r["val/accuracy"]) for r in csv.DictReader(fh) if r.get("val/accuracy")}
-    with open(run / "energy.csv") as fh:
-        spent = {int(r["step"]): r for r in csv.DictReader(fh) if r["event"] == "validation"}
+    with open(run / "energy.csv") as fh:  # counts steps done (the metrics log the 0-based step index)
+        spent = {int(r["step"]) - 1: r for r in csv.DictReader(fh) if r["event"] == "validation"}
     return [
         {
             "step": step + 1,
