@@ -235,8 +235,8 @@ def plot(rows: list[tuple[str, list[dict]]], figure: Path) -> None:
             accuracy = [p["accuracy"] for p in r["curve"]]
             kilojoules = [statistics.fmean(p["joules"]) / 1e3 for p in r["curve"]]
             label = name if k == 0 else None
-            axes[0].plot(steps, accuracy, color=colour, alpha=0.8, label=label)
-            axes[1].plot(kilojoules, accuracy, color=colour, alpha=0.8)
+            axes[0].plot(steps, accuracy, ".-", color=colour, alpha=0.8, label=label)
+            axes[1].plot(kilojoules, accuracy, ".-", color=colour, alpha=0.8)
             low, high = (j / 1e3 for j in r["training_joules"])
             axes[2].errorbar(statistics.fmean([low, high]), r["library"]["accuracy"], xerr=[[(high - low) / 2]] * 2,
                              fmt="o", color=colour, capsize=3)  # fmt: skip
