@@ -49,6 +49,7 @@ from spectrolab.tag.predict import load_tagger
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTE_SAMPLES = 64000
+NOTE_ARGS = ["--model-arg", f"input_length={NOTE_SAMPLES}"]
 PROTOCOL_VERSION = 1
 
 
@@ -71,20 +72,18 @@ def protocol(args: argparse.Namespace) -> dict:
     }
 
 
-def model_args(name: str) -> list[str]:
-    """``--model-arg input_length=64000`` where the builder takes it (fcn and SampleCNN have fixed inputs)."""
+def note_model(name: str) -> tuple[torch.nn.Module, list[str]]:
+    """``name`` built for 4 s notes, and the ``--model-arg`` that does it: ``input_length=64000`` where the
+    builder takes it (fcn and SampleCNN have fixed inputs)."""
     try:
-        create_model(name, num_classes=11, input_length=NOTE_SAMPLES)
+        return create_model(name, num_classes=11, input_length=NOTE_SAMPLES), NOTE_ARGS
     except ModelError:
-        return []
-    return ["--model-arg", f"input_length={NOTE_SAMPLES}"]
+        return create_model(name, num_classes=11), []
 
 
-def cache_dir(name: str, args: argparse.Namespace) -> Path | None:
-    """The feature cache of ``name``'s front end (one folder per distinct log-mel config), None for waveform
+def cache_dir(model: torch.nn.Module, args: argparse.Namespace) -> Path | None:
+    """The feature cache of ``model``'s front end (one folder per distinct log-mel config), None for waveform
     models."""
-    extra = {"input_length": NOTE_SAMPLES} if model_args(name) else {}
-    model = create_model(name, num_classes=11, **extra)
     if not isinstance(model, MelTaggingModel):
         return None
     c = model.frontend.logmel.config
@@ -140,8 +139,9 @@ def run_one(name: str, seed: int, args: argparse.Namespace) -> dict:
     argv += ["--max-minutes", str(args.minutes), "--val-tracks", str(args.val_tracks)]
     argv += ["--val-every-steps", str(args.val_every)]
     argv += ["--patience", "1000", "--aug-gain-db", "6", "--aug-shift", "10"]
-    argv += ["--aug-freq-mask", "16", "--aug-time-mask", "24", *model_args(name)]
-    cache = cache_dir(name, args)
+    model, extra = note_model(name)
+    argv += ["--aug-freq-mask", "16", "--aug-time-mask", "24", *extra]
+    cache = cache_dir(model, args)
     if cache is not None:
         argv += ["--feature-cache", str(cache)]
     else:

@@ -372,9 +372,17 @@ class Codec(nn.Module):
         if len(vectors) == 2:
             vectors = [vectors[0], self._run("top_upsample", vectors[1])]
         x = torch.cat(vectors, dim=1)
-        if not magnitude_only and frames is None:
+        if magnitude_only or frames is not None:
+            out = self._decode_part(x, magnitude_only=magnitude_only, frames=frames)
+        else:
             out = self._run("decoder", x)
-            return torch.cat([out[:, :1], torch.tanh(out[:, 1:])], dim=1)
+        if magnitude_only:
+            return torch.cat([out, torch.zeros_like(out)], dim=1)
+        return torch.cat([out[:, :1], torch.tanh(out[:, 1:])], dim=1)
+
+    def _decode_part(self, x: torch.Tensor, *, magnitude_only: bool, frames: tuple[int, int] | None) -> torch.Tensor:
+        """The decoder's raw output for :meth:`decode_vectors`' options: channel 0 alone with
+        ``magnitude_only``, frames ``[a, b)`` alone with ``frames``."""
         crop, scale, reach = self._decoder_crop()
         hidden = self._run("decoder", x, layers=slice(0, crop))
         first = 0
@@ -392,11 +400,7 @@ class Codec(nn.Module):
             per_channel = last_conv.out_channels // self.representation.channels
             weight, bias = weight[:per_channel], bias[:per_channel]
         out = unpatch(F.conv2d(hidden, weight, bias)).to(x.dtype)
-        if frames is not None:
-            out = out[..., frames[0] - first * scale : frames[1] - first * scale]
-        if magnitude_only:
-            return torch.cat([out, torch.zeros_like(out)], dim=1)
-        return torch.cat([out[:, :1], torch.tanh(out[:, 1:])], dim=1)
+        return out if frames is None else out[..., frames[0] - first * scale : frames[1] - first * scale]
 
     def _decoder_crop(self) -> tuple[int, int, int]:
         """Where :meth:`decode_vectors` crops for ``frames``: the index of the decoder's second-to-last

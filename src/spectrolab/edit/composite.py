@@ -205,13 +205,17 @@ def matched_level_gain(spec: torch.Tensor, edit: torch.Tensor, mask: torch.Tenso
     (F, N) weights: one broadband figure, so the edit keeps its own spectral shape. At most ``max_db`` either
     way; 1.0 when either side is silent there."""
     weights = mask.square()
-    mix = spec.mean(0)
-    target = float(((mix.real.square() + mix.imag.square()) * weights).sum())
-    have = float(((edit.real.square() + edit.imag.square()) * weights).sum())
+    target = float(masked_power(spec.mean(0), weights).sum())
+    have = float(masked_power(edit, weights).sum())
     if target <= 0 or have <= 0:
         return 1.0
     bound = 10 ** (max_db / 20)
     return min(max(math.sqrt(target / have), 1 / bound), bound)
+
+
+def masked_power(spec: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Power per bin of a complex STFT (..., F, N) summed over frames with ``weights`` (F, N): (..., F)."""
+    return ((spec.real.square() + spec.imag.square()) * weights).sum(-1)
 
 
 def limiting_gain(kept: np.ndarray, added: np.ndarray, *, limit: float) -> float:
@@ -235,8 +239,6 @@ def channel_gains(spec: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     if spec.shape[0] == 1:
         return torch.ones(spec.shape[:2], dtype=spec.real.dtype, device=spec.device)
     weights = mask.square()
-    power = ((spec.real.square() + spec.imag.square()) * weights).sum(-1)
-    mix = spec.mean(0)
-    mono = ((mix.real.square() + mix.imag.square()) * weights).sum(-1)
+    power, mono = masked_power(spec, weights), masked_power(spec.mean(0), weights)
     floor = 1e-9 * float(mono.max()) + 1e-30
     return ((power + floor) / (mono + floor)).sqrt().clamp_max(float(spec.shape[0]))
