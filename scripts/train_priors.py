@@ -135,10 +135,24 @@ def train_transformer(args: argparse.Namespace, train: EncodedGrids, valid: Enco
         dropout=args.dropout,
     )
     budget = TrainingBudget(
-        max_steps=args.max_steps, max_minutes=args.minutes, batch_size=args.batch_size, lr=args.lr, seed=args.seed
+        max_steps=args.max_steps,
+        max_minutes=args.minutes or None,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        precision=args.precision,
     )
     started = time.perf_counter()
-    metrics = train_transformer_prior(model, train, valid.subset(slice(0, 256)), budget=budget, log_dir=args.logs)
+    metrics = train_transformer_prior(
+        model,
+        train,
+        valid.subset(slice(0, 256)),
+        budget=budget,
+        log_dir=args.logs,
+        checkpoint_dir=args.checkpoints,
+        val_every=args.val_every_steps,
+        resume=args.resume,
+    )
     seconds = time.perf_counter() - started
     print(f"transformer: {count_parameters(model)} parameters, {metrics} in {seconds:.0f} s", flush=True)
     metadata = {**provenance(args), "budget": asdict(budget), "train_seconds": seconds, "final": metrics}
@@ -169,7 +183,14 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--dropout", type=float, default=0.0)
     parser.add_argument("--max-steps", type=int, default=4000)
-    parser.add_argument("--minutes", type=float, default=12.0, help="wall-clock budget of transformer training")
+    parser.add_argument(
+        "--minutes", type=float, default=12.0, help="wall-clock budget of transformer training (0: steps only)"
+    )
+    parser.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed")
+    parser.add_argument("--val-every-steps", type=int, default=200, help="transformer validation interval")
+    parser.add_argument("--checkpoints", help="folder of resumable transformer checkpoints (best weights kept)")
+    parser.add_argument("--resume", help="continue transformer training from this checkpoint (CHECKPOINTS/last.ckpt)")
+    parser.add_argument("--skip-nb", action="store_true", help="do not refit Naive Bayes")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--logs", default="out/prior_data/logs", help="Lightning CSV logs")
     parser.add_argument("--force", action="store_true", help="replace existing prior directories")
@@ -177,7 +198,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     train, valid = encoded_split(args, "train"), encoded_split(args, "valid", every=args.valid_every)
     encoded_split(args, "test")
-    fit_naive_bayes(args, train, valid)
+    if not args.skip_nb:
+        fit_naive_bayes(args, train, valid)
     if not args.skip_transformer:
         train_transformer(args, train, valid)
 

@@ -438,3 +438,30 @@ def test_guidance_without_labels_is_the_plain_draw(grids, name):
 
     assert torch.equal(draw(3.0), draw(1.0))
     assert not Conditioning().known and Conditioning(pitch=torch.tensor([-1, 60])).known
+
+
+def test_transformer_training_resumes_and_keeps_its_best_weights(tmp_path):
+    """A step-only run with checkpoints continues from ``last.ckpt`` to the step budget, and the model ends with
+    the weights of the best validation, whose loss it reports."""
+    torch.manual_seed(0)
+    grids = torch.randint(0, K, (64, H, 1)).expand(64, H, W).contiguous()
+    data = EncodedGrids(grids, torch.full((64,), 60), torch.zeros(64, dtype=torch.long))
+    kwargs = dict(codebook_size=K, height=H, max_width=W, d_model=16, num_layers=1)
+    model = create_model("prior_transformer", **kwargs)
+    ckpt = tmp_path / "checkpoints"
+    first = TrainingBudget(max_steps=20, max_minutes=None, batch_size=16, lr=3e-3, precision="bf16-mixed")
+    train_transformer_prior(model, data, data, budget=first, checkpoint_dir=str(ckpt), val_every=10)
+    assert (ckpt / "last.ckpt").is_file()
+    resumed = create_model("prior_transformer", **kwargs)
+    longer = TrainingBudget(max_steps=30, max_minutes=None, batch_size=16, lr=3e-3, precision="bf16-mixed")
+    metrics = train_transformer_prior(
+        resumed, data, data, budget=longer, checkpoint_dir=str(ckpt), val_every=10, resume=str(ckpt / "last.ckpt")
+    )
+    assert metrics["steps"] == 30
+    assert metrics["best_step"] in (10, 20, 30)
+    best = next(ckpt.glob("best-*.ckpt"))
+    state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+    for name, value in resumed.state_dict().items():
+        torch.testing.assert_close(value, state[f"model.{name}"])
+    with pytest.raises(ConfigError, match="no such checkpoint"):
+        train_transformer_prior(resumed, data, data, budget=longer, resume=str(tmp_path / "missing.ckpt"))

@@ -23,7 +23,9 @@ from spectrolab.data.nsynth import NSynthDataset
 from spectrolab.errors import ConfigError
 from spectrolab.priors.base import Conditioning
 from spectrolab.priors.transformer import MaskedCodeTransformer
+from spectrolab.training.checkpoints import BestCheckpoint, check_resume
 from spectrolab.training.energy import EnergyRecorder
+from spectrolab.training.runs import lightning_errors, make_trainer
 
 
 def random_hidden(shape: tuple[int, int, int], *, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -181,13 +183,16 @@ def encode_dataset(
 
 @dataclass(frozen=True)
 class TrainingBudget:
-    """How long to train: at most ``max_steps`` optimiser steps and ``max_minutes`` of wall time."""
+    """How long to train: at most ``max_steps`` optimiser steps and ``max_minutes`` of wall time (``None``: steps
+    only, the budget a resumed run continues exactly); ``precision`` is Lightning's (``"bf16-mixed"`` pays on
+    CPUs with bfloat16 units)."""
 
     max_steps: int = 2000
-    max_minutes: float = 12.0
+    max_minutes: float | None = 12.0
     batch_size: int = 16
     lr: float = 1e-3
     seed: int = 0
+    precision: str = "32-true"
 
 
 def train_transformer_prior(
@@ -197,32 +202,55 @@ def train_transformer_prior(
     *,
     budget: TrainingBudget = TrainingBudget(),
     log_dir: str | None = None,
+    checkpoint_dir: str | None = None,
+    val_every: int = 200,
+    resume: str | None = None,
 ) -> dict[str, float]:
-    """Train ``model`` in place on ``train`` within ``budget``; returns the final train and validation losses."""
+    """Train ``model`` in place on ``train`` within ``budget``, validating every ``val_every`` steps; returns the
+    final train and validation losses and the step count.
+
+    With ``checkpoint_dir``, ``last.ckpt`` is written at every validation (``resume`` continues from one) and the
+    model ends with the weights of the best validation (``best_val_loss``, ``best_step``) rather than the last."""
+    check_resume(resume)
     L.seed_everything(budget.seed, workers=True, verbose=False)
     module = TransformerPriorModule(
         model.train(), lr=budget.lr, max_steps=budget.max_steps, max_minutes=budget.max_minutes
     )
-    trainer = L.Trainer(
+    callbacks: list[L.Callback] = [EnergyRecorder(log_dir)] if log_dir else []
+    best = None
+    if checkpoint_dir is not None:
+        best = BestCheckpoint(
+            dirpath=checkpoint_dir, filename="best-{step}", monitor="val_loss", mode="min", save_last=True
+        )
+        callbacks.append(best)
+    trainer = make_trainer(
         max_steps=budget.max_steps,
-        max_time=timedelta(minutes=budget.max_minutes),
+        max_time=None if budget.max_minutes is None else timedelta(minutes=budget.max_minutes),
         accelerator="cpu",
         devices=1,
+        precision=budget.precision,
         logger=L.pytorch.loggers.CSVLogger(log_dir) if log_dir else False,
-        callbacks=[EnergyRecorder(log_dir)] if log_dir else [],
-        enable_checkpointing=False,
+        callbacks=callbacks,
+        enable_checkpointing=best is not None,
         enable_progress_bar=False,
         enable_model_summary=False,
-        val_check_interval=min(200, budget.max_steps),
+        val_check_interval=min(val_every, budget.max_steps),
         check_val_every_n_epoch=None,
         num_sanity_val_steps=0,
     )
-    trainer.fit(
-        module,
-        train.loader(batch_size=budget.batch_size, shuffle=True, seed=budget.seed),
-        valid.loader(batch_size=64, shuffle=False),
-    )
-    model.eval()
+    with lightning_errors():
+        trainer.fit(
+            module,
+            train.loader(batch_size=budget.batch_size, shuffle=True, seed=budget.seed),
+            valid.loader(batch_size=64, shuffle=False),
+            ckpt_path=resume,
+        )
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     metrics["steps"] = float(trainer.global_step)
+    if best is not None and best.best_model_path:
+        state = torch.load(best.best_model_path, map_location="cpu", weights_only=True)
+        module.load_state_dict(state["state_dict"])
+        metrics["best_val_loss"] = float(best.best_model_score)  # type: ignore[arg-type]
+        metrics["best_step"] = float(state["global_step"])
+    model.eval()
     return metrics
