@@ -360,6 +360,10 @@ def test_callback_records_monotone_and_resumes(tmp_path, one_thread):
     assert totals == sorted(totals) and second["total"]["joules_high"] >= first["total"]["joules_high"]
     summary = training_energy(tmp_path)
     assert summary is not None and summary["joules"] == [second["total"]["joules_low"], totals[-1]]
+    # The total's CPU-seconds are every lap's, so that the stated assumptions give back the stated joules.
+    cpu = summary["assumptions"]["cpu_seconds"]
+    assert cpu == pytest.approx(sum(r["cpu_seconds"] for r in second["records"]))
+    assert summary["joules"][0] == pytest.approx(3.0 * cpu + 0.5 * summary["seconds"])
     assert summary["carbon_intensity"]["g_per_kwh"] == 480 and summary["co2e_grams"][1] > 0
     json.dumps(summary)
 

@@ -30,7 +30,7 @@ SCHEMA = "spectrolab.energy.training/1"
 JSON_NAME, CSV_NAME = "energy.json", "energy.csv"
 COLUMNS = (
     "session", "event", "epoch", "step", "joules_low", "joules_high", "seconds",
-    "total_joules_low", "total_joules_high", "total_seconds", "unix_time", "method",
+    "total_joules_low", "total_joules_high", "total_seconds", "unix_time", "method", "cpu_seconds",
 )  # fmt: skip
 
 
@@ -149,6 +149,7 @@ class EnergyRecorder(Callback):
             "total_seconds": float(previous.get("total_seconds", 0.0)) + lap.seconds,
             "unix_time": round(time.time(), 3),
             "method": lap.method,
+            "cpu_seconds": lap.assumptions.get("cpu_seconds"),
         })  # fmt: skip
         last = self.records[-1]
         self.total = EnergyResult(
@@ -156,10 +157,22 @@ class EnergyRecorder(Callback):
             joules_high=last["total_joules_high"],
             seconds=last["total_seconds"],
             method=" / ".join(dict.fromkeys(str(r["method"]) for r in self.records)),
-            assumptions=lap.assumptions,
+            assumptions=self._total_assumptions(lap.assumptions),
             estimated=lap.estimated,
         )
         self._write()
+
+    def _total_assumptions(self, assumptions: dict[str, Any]) -> dict[str, Any]:
+        """The last lap's assumptions with the CPU-seconds of every lap summed (dropped where a lap, e.g. of a
+        run recorded before laps kept them, has none)."""
+        total = dict(assumptions)
+        if "cpu_seconds" in total:
+            laps = [r.get("cpu_seconds") for r in self.records]
+            if all(isinstance(c, int | float) for c in laps):
+                total["cpu_seconds"] = sum(laps)
+            else:
+                del total["cpu_seconds"]
+        return total
 
     def _write(self) -> None:
         assert self.total is not None
