@@ -20,6 +20,7 @@ from spectrolab.edit.composite import (
     composite_span,
     limiting_gain,
     mask_support,
+    masked_power,
     matched_level_gain,
     raised_cosine_edge,
     time_gains,
@@ -77,14 +78,17 @@ def test_raised_cosine_edges_and_mask_profiles():
 
 
 def test_channel_gains_keep_level_and_image():
+    def gains_of(spec: torch.Tensor) -> torch.Tensor:
+        weights = torch.ones(5, 7)
+        return channel_gains(masked_power(spec, weights), masked_power(spec.mean(0), weights))
+
     spec = torch.randn(1, 5, 7, dtype=torch.complex128)
-    assert torch.equal(channel_gains(spec, torch.ones(5, 7)), torch.ones(1, 5, dtype=torch.float64))
+    assert torch.equal(gains_of(spec), torch.ones(1, 5, dtype=torch.float64))
     left = torch.randn(5, 7, dtype=torch.complex128)
-    stereo = torch.stack([left, 0.5 * left])
-    gains = channel_gains(stereo, torch.ones(5, 7))
+    gains = gains_of(torch.stack([left, 0.5 * left]))
     assert torch.allclose(gains[0], torch.full((5,), 1 / 0.75, dtype=torch.float64))
     assert torch.allclose(gains[1], torch.full((5,), 0.5 / 0.75, dtype=torch.float64))
-    hard = channel_gains(torch.stack([left, torch.zeros_like(left)]), torch.ones(5, 7))
+    hard = gains_of(torch.stack([left, torch.zeros_like(left)]))
     assert torch.allclose(hard[0], torch.full((5,), 2.0, dtype=torch.float64)) and float(hard[1].max()) < 1e-3
 
 
@@ -142,10 +146,10 @@ def test_composite_gives_the_edit_the_regions_level():
     assert np.all(region_power(free.wave) > 20 * region_power(original))
     # the mono mix of two independent channels has half their power: the gain is sqrt(0.05^2 / 2 / 0.2^2)
     assert matched.level_gain == pytest.approx(0.25 / np.sqrt(2), rel=0.1) and free.level_gain == 1.0
-    spec = torch.ones(1, 4, 5, dtype=torch.complex64)
-    mask = torch.ones(4, 5)
-    assert matched_level_gain(spec, 1e-6 * spec[0], mask) == pytest.approx(10 ** (18 / 20))  # bounded
-    assert matched_level_gain(spec, 0 * spec[0], mask) == 1.0 and matched_level_gain(0 * spec, spec[0], mask) == 1.0
+    power = torch.ones(4)
+    assert matched_level_gain(4 * power, power) == pytest.approx(2.0)  # amplitude: the square root of the powers
+    assert matched_level_gain(power, 1e-12 * power) == pytest.approx(10 ** (18 / 20))  # bounded
+    assert matched_level_gain(power, 0 * power) == 1.0 and matched_level_gain(0 * power, power) == 1.0
 
 
 def test_composite_limits_the_edit_inside_the_region():

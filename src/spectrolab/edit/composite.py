@@ -180,8 +180,10 @@ def composite(
     gains = profile[rows, None] * time_gains(region, times=times, feather=feather)[None, :]
     mask = torch.from_numpy(gains.astype(np.float32))
     spec, edit_spec = spectra[:channels, rows], spectra[channels, rows]
-    level_gain = matched_level_gain(spec, edit_spec, mask) if match_level else 1.0
-    pasted = (level_gain * channel_gains(spec, mask))[..., None] * edit_spec
+    weights = mask.square()
+    power, mono = masked_power(spec, weights), masked_power(spec.mean(0), weights)
+    level_gain = matched_level_gain(mono, masked_power(edit_spec, weights)) if match_level else 1.0
+    pasted = (level_gain * channel_gains(power, mono))[..., None] * edit_spec
 
     def istft(band_spec: torch.Tensor) -> np.ndarray:
         full = torch.zeros_like(spectra[:channels])
@@ -200,17 +202,15 @@ def composite(
     return Composite(result, gain, clamped, level_gain)
 
 
-def matched_level_gain(spec: torch.Tensor, edit: torch.Tensor, mask: torch.Tensor, *, max_db: float = 18.0) -> float:
-    """The gain that gives ``edit`` (F, N) the power of the channels' mono mix ``spec`` (C, F, N) under ``mask``
-    (F, N) weights: one broadband figure, so the edit keeps its own spectral shape. At most ``max_db`` either
-    way; 1.0 when either side is silent there."""
-    weights = mask.square()
-    target = float(masked_power(spec.mean(0), weights).sum())
-    have = float(masked_power(edit, weights).sum())
-    if target <= 0 or have <= 0:
+def matched_level_gain(target: torch.Tensor, have: torch.Tensor, *, max_db: float = 18.0) -> float:
+    """The gain that gives the edit the original's power under the mask, from their masked powers per bin (F,)
+    (:func:`masked_power`; the original's is its channels' mono mix): one broadband figure, so the edit keeps
+    its own spectral shape. At most ``max_db`` either way; 1.0 when either side is silent there."""
+    wanted, got = float(target.sum()), float(have.sum())
+    if wanted <= 0 or got <= 0:
         return 1.0
     bound = 10 ** (max_db / 20)
-    return min(max(math.sqrt(target / have), 1 / bound), bound)
+    return min(max(math.sqrt(wanted / got), 1 / bound), bound)
 
 
 def masked_power(spec: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -228,17 +228,15 @@ def limiting_gain(kept: np.ndarray, added: np.ndarray, *, limit: float) -> float
     return float(np.clip(((np.sign(a) * limit - k) / a).min(), 0.0, 1.0))
 
 
-def channel_gains(spec: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def channel_gains(power: torch.Tensor, mono: torch.Tensor) -> torch.Tensor:
     """Per channel and bin (C, F): sqrt of the channel's masked power over the mono mix's; 1 for mono input,
     at most the channel count (all of the mix in one channel).
 
     Args:
-        spec: (C, F, N) STFT of the channels.
-        mask: (F, N) weights of the region.
+        power: (C, F) masked power of each channel (:func:`masked_power`).
+        mono: (F,) masked power of the channels' mono mix.
     """
-    if spec.shape[0] == 1:
-        return torch.ones(spec.shape[:2], dtype=spec.real.dtype, device=spec.device)
-    weights = mask.square()
-    power, mono = masked_power(spec, weights), masked_power(spec.mean(0), weights)
+    if power.shape[0] == 1:
+        return torch.ones_like(power)
     floor = 1e-9 * float(mono.max()) + 1e-30
-    return ((power + floor) / (mono + floor)).sqrt().clamp_max(float(spec.shape[0]))
+    return ((power + floor) / (mono + floor)).sqrt().clamp_max(float(power.shape[0]))
