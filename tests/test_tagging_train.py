@@ -34,7 +34,7 @@ from spectrolab.models import create_model, register_model, save_model_dir
 from spectrolab.paths import SHIPPED_TAGGERS
 from spectrolab.tag.aggregate import aggregate, aggregate_segments
 from spectrolab.tag.evaluate import evaluate_tagger
-from spectrolab.tag.metrics import accuracy, multilabel_scores
+from spectrolab.tag.metrics import accuracy, multilabel_scores, single_label_scores
 from spectrolab.tag.predict import DEFAULT_TAGGER, load_tagger, predict_files
 from spectrolab.training.logs import csv_history_kept
 from spectrolab.training.tagging import TaggerModule, TrainConfig, train_tagger
@@ -113,6 +113,11 @@ def test_metrics_match_scikit_learn():
     per_class = acc.per_class_accuracy()
     assert per_class["c"] == pytest.approx(((labels == 2) & (probs.argmax(1) == 2)).sum() / (labels == 2).sum())
     assert acc.confusion_table().splitlines()[0].startswith("true / predicted") and "accuracy" in acc.confusion_table()
+    both = single_label_scores(torch.from_numpy(probs), torch.from_numpy(labels), labels=list("abcde"))
+    one_hot = np.eye(5)[labels]
+    assert both.accuracy == acc.accuracy and both.confusion == acc.confusion
+    assert both.roc_auc == pytest.approx(roc_auc_score(one_hot, probs, average="macro"), abs=1e-6)
+    assert both.pr_auc == pytest.approx(average_precision_score(one_hot, probs, average="macro"), abs=1e-6)
 
 
 def test_metrics_leave_out_classes_without_positives():

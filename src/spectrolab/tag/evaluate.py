@@ -9,7 +9,7 @@ from spectrolab.data.tracks import TrackSet
 from spectrolab.errors import DataError
 from spectrolab.tag.aggregate import Aggregation
 from spectrolab.tag.inference import song_scores
-from spectrolab.tag.metrics import TaggingScores, accuracy, multilabel_scores
+from spectrolab.tag.metrics import TaggingScores, multilabel_scores, single_label_scores
 from spectrolab.tag.predict import Tagger
 
 
@@ -34,7 +34,8 @@ def evaluate_tagger(
     batch_size: int = 32,
     tracks_per_batch: int = 8,
 ) -> TaggingScores:
-    """Macro ROC-AUC/PR-AUC (multi-label) or accuracy (single-label) of ``tagger`` on ``tracks``.
+    """Macro ROC-AUC/PR-AUC (multi-label), or accuracy and one-vs-rest ROC-AUC/PR-AUC (single-label), of
+    ``tagger`` on ``tracks``.
 
     The tagger's labels must include the data's; a tagger with more (the shipped clip tagger on NSynth notes,
     whose 11 families are among its 17 tags) is scored on the data's labels only.
@@ -57,4 +58,4 @@ def evaluate_tagger(
     all_scores = torch.cat(scores)[:, columns]
     if tracks.multilabel:
         return multilabel_scores(all_scores, tracks.targets)
-    return accuracy(all_scores, tracks.targets, labels=list(tracks.labels))
+    return single_label_scores(all_scores, tracks.targets, labels=list(tracks.labels))

@@ -3,7 +3,7 @@ tagging, accuracy for single-label classification."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torchmetrics.functional.classification import (
@@ -81,3 +81,14 @@ def accuracy(scores: torch.Tensor, targets: torch.Tensor, *, labels: list[str] |
     pairs = targets.long() * classes + scores.argmax(1)
     confusion = torch.bincount(pairs, minlength=classes * classes).view(classes, classes)
     return TaggingScores(accuracy=float(acc), labels=labels, confusion=confusion.tolist())
+
+
+def single_label_scores(
+    scores: torch.Tensor, targets: torch.Tensor, *, labels: list[str] | None = None
+) -> TaggingScores:
+    """:func:`accuracy` (with the confusion matrix) and the macro one-vs-rest ROC-AUC and PR-AUC of the class
+    ``scores`` (N, C) against ``targets`` (N,): how well each class's score ranks its items above the others."""
+    top = accuracy(scores, targets, labels=labels)
+    one_hot = torch.nn.functional.one_hot(targets.long(), scores.shape[1])
+    ranked = multilabel_scores(scores, one_hot)
+    return replace(top, roc_auc=ranked.roc_auc, pr_auc=ranked.pr_auc)
