@@ -12,7 +12,7 @@ from sklearn.naive_bayes import CategoricalNB
 
 from spectrolab.errors import ConfigError, ModelError
 from spectrolab.models import create_model, list_models, load_model_dir, save_model_dir
-from spectrolab.priors import Conditioning, NaiveBayesPrior, Prior, UnigramPrior, bits_per_code
+from spectrolab.priors import Conditioning, NaiveBayesPrior, Prior, UnigramPrior, bits_per_code, lattice_log_prob
 from spectrolab.priors.base import sample_codes
 from spectrolab.priors.naive_bayes import colour_classes, neighbour_codes, varint_decode, varint_encode
 from spectrolab.priors.transformer import MaskedCodeTransformer, centred_window, edit_windows, score_windows
@@ -465,3 +465,26 @@ def test_transformer_training_resumes_and_keeps_its_best_weights(tmp_path):
         torch.testing.assert_close(value, state[f"model.{name}"])
     with pytest.raises(ConfigError, match="no such checkpoint"):
         train_transformer_prior(resumed, data, data, budget=longer, resume=str(tmp_path / "missing.ckpt"))
+
+
+def test_lattice_scoring_is_exact_for_naive_bayes_and_one_cell_at_the_widest_stride(grids, labels):
+    """Hidden cells a lattice apart are never in each other's Naive Bayes neighbourhood (offsets reach 2 cells),
+    so its lattice score is its one-cell score; at a stride as wide as the grid each pass hides one cell, so any
+    prior's lattice score is its one-cell score; in between the Transformer sees fewer cells, so it differs."""
+    nb = NaiveBayesPrior(codebook_size=K, height=H, offsets=OFFSETS).fit(grids, conditioning=labels)
+    some = Conditioning(pitch=labels.pitch[:9], family=labels.family[:9])  # type: ignore[index]
+    torch.testing.assert_close(
+        lattice_log_prob(nb, grids[:9], stride=3, conditioning=some), nb.log_prob(grids[:9], conditioning=some)
+    )
+    torch.manual_seed(0)
+    tf = create_model("prior_transformer", codebook_size=K, height=H, max_width=W, d_model=16, num_layers=1).eval()
+    tf.precision = "float32"  # bfloat16 inference rounds its two paths differently
+    one_cell = tf.log_prob(grids[:3])
+    torch.testing.assert_close(lattice_log_prob(tf, grids[:3], stride=max(H, W)), one_cell)
+    assert not torch.allclose(lattice_log_prob(tf, grids[:3], stride=2), one_cell)
+    wide = torch.cat([grids[:2], grids[2:4, :, :3]], dim=2)  # wider than the window: scored through windows
+    torch.testing.assert_close(lattice_log_prob(tf, wide, stride=wide.shape[-1]), tf.log_prob(wide))
+    lattice = bits_per_code(tf, grids[:3], lattice=max(H, W), batch=2)
+    assert lattice == pytest.approx(bits_per_code(tf, grids[:3]), rel=1e-5)
+    with pytest.raises(ConfigError, match="stride"):
+        lattice_log_prob(nb, grids[:2], stride=1)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from spectrolab.models.registry import register_model
-from spectrolab.priors.base import Conditioning, Prior, bits_per_code
+from spectrolab.priors.base import Conditioning, Prior, bits_per_code, lattice_log_prob
 from spectrolab.priors.naive_bayes import FOUR_NEIGHBOURS, NaiveBayesPrior
 from spectrolab.priors.transformer import MaskedCodeTransformer
 from spectrolab.priors.unigram import UnigramPrior
@@ -49,4 +49,5 @@ __all__ = [
     "Prior",
     "UnigramPrior",
     "bits_per_code",
+    "lattice_log_prob",
 ]

@@ -38,6 +38,7 @@ from spectrolab.priors.base import (
     columns_around,
     gather_codes,
     guided_conditioning,
+    hidden_codes_log_prob,
     sample_codes,
 )
 
@@ -372,6 +373,12 @@ class NaiveBayesPrior(nn.Module):
     def log_prob(self, grids: torch.Tensor, *, conditioning: Conditioning | None = None) -> torch.Tensor:
         """(B, H, W) log p(code | neighbours, row, labels) of each cell, in nats."""
         return gather_codes(self.log_probs(grids, conditioning=conditioning), grids.long())
+
+    def hidden_log_prob(
+        self, grids: torch.Tensor, hidden: torch.Tensor, *, conditioning: Conditioning | None = None
+    ) -> torch.Tensor:
+        """(n,) log p of the codes of the cells of ``hidden`` (B, H, W), row-major, given the visible cells."""
+        return hidden_codes_log_prob(self, grids, hidden, conditioning)
 
     @torch.no_grad()
     def sample(

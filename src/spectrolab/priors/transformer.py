@@ -37,6 +37,7 @@ from spectrolab.priors.base import (
     check_sampling,
     check_sizes,
     guided_conditioning,
+    hidden_codes_log_prob,
     sample_codes,
 )
 
@@ -275,6 +276,19 @@ class MaskedCodeTransformer(nn.Module):
             logp = torch.log_softmax(self.logits(features), dim=-1)
             out[start : start + n] = logp.gather(-1, flat[grid, cell][:, None])[:, 0]
         return out.view(batch, height, width)
+
+    @torch.no_grad()
+    def hidden_log_prob(
+        self, grids: torch.Tensor, hidden: torch.Tensor, *, conditioning: Conditioning | None = None
+    ) -> torch.Tensor:
+        """(n,) log p of the codes of the cells of ``hidden`` (B, H, W), row-major, given the visible cells: the
+        head runs on those cells only (grids at most ``max_width`` wide; wider ones through :meth:`log_probs`)."""
+        grids = check_grids(grids, self.codebook_size, height=self.height)
+        hidden = check_region(hidden, grids)
+        if grids.shape[-1] > self.max_width:
+            return hidden_codes_log_prob(self, grids, hidden, conditioning)
+        logp = torch.log_softmax(self._hidden_logits(grids, hidden, conditioning, guidance=1.0), dim=-1)
+        return logp.gather(-1, grids.long()[hidden][:, None])[:, 0]
 
     @torch.no_grad()
     def sample(

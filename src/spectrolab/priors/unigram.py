@@ -14,6 +14,7 @@ from spectrolab.priors.base import (
     check_sizes,
     columns_around,
     gather_codes,
+    hidden_codes_log_prob,
     sample_codes,
 )
 
@@ -65,6 +66,12 @@ class UnigramPrior(nn.Module):
     def log_prob(self, grids: torch.Tensor, *, conditioning: Conditioning | None = None) -> torch.Tensor:
         """(B, H, W) log p(code | row) of each cell, in nats."""
         return gather_codes(self.log_probs(grids), grids.long())
+
+    def hidden_log_prob(
+        self, grids: torch.Tensor, hidden: torch.Tensor, *, conditioning: Conditioning | None = None
+    ) -> torch.Tensor:
+        """(n,) log p of the codes of the cells of ``hidden`` (B, H, W), row-major, given the visible cells."""
+        return hidden_codes_log_prob(self, grids, hidden, conditioning)
 
     def sample(
         self,
