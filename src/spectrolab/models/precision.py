@@ -34,29 +34,45 @@ def uses_bfloat16(precision: Precision, device: torch.device) -> bool:
 
 
 class BFloat16Copies:
-    """bfloat16 copies of a model's sub-networks, each made once per version and device of its weights."""
+    """bfloat16 copies of a model's sub-networks, each made once per version and device of its weights (and per
+    memory format: a convolutional network may run channels-last, where its convolutions measure faster)."""
 
     def __init__(self) -> None:
         self._copies: dict[str, tuple[tuple[int, torch.device], nn.Module]] = {}
 
-    def get(self, name: str, network: nn.Module) -> nn.Module:
+    def get(self, name: str, network: nn.Module, *, channels_last: bool = False) -> nn.Module:
         """The bfloat16 copy of ``network`` (registered as ``name``), refreshed if its weights changed."""
         device = next(network.parameters()).device
         key = (sum(p._version for p in network.parameters()), device)
         cached = self._copies.get(name)
         if cached is None or cached[0] != key:
-            cached = self._copies[name] = (key, copy.deepcopy(network).to(torch.bfloat16))
+            made = copy.deepcopy(network).to(torch.bfloat16)
+            if channels_last:
+                made = made.to(memory_format=torch.channels_last)
+            cached = self._copies[name] = (key, made)
         return cached[1]
 
     def run(
-        self, name: str, network: nn.Module, x: torch.Tensor, *, enabled: bool, layers: slice | None = None
+        self,
+        name: str,
+        network: nn.Module,
+        x: torch.Tensor,
+        *,
+        enabled: bool,
+        layers: slice | None = None,
+        channels_last: bool = False,
     ) -> torch.Tensor:
         """``network(x)``, through its bfloat16 copy when ``enabled`` and no gradient is recorded (the output is
         cast back to ``x``'s dtype). With ``layers``, ``network`` is an ``nn.Sequential`` and only those of its
-        layers run, the output left in the dtype they ran in (bfloat16 or ``x``'s), ready for the next ones."""
+        layers run, the output left in the dtype they ran in (bfloat16 or ``x``'s), ready for the next ones.
+        With ``channels_last`` (a 4-D input), the copy and its input are channels-last: the same numbers, in
+        the memory format that suits the CPU's convolutions (one ``name`` must always use the same format)."""
         if not enabled or network.training or torch.is_grad_enabled():
             return network(x) if layers is None else cast(nn.Sequential, network)[layers](x)
-        copy = self.get(name, network)
+        copy = self.get(name, network, channels_last=channels_last)
+        inputs = x.to(torch.bfloat16)
+        if channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
         if layers is not None:
-            return cast(nn.Sequential, copy)[layers](x.to(torch.bfloat16))
-        return copy(x.to(torch.bfloat16)).to(x.dtype)
+            return cast(nn.Sequential, copy)[layers](inputs)
+        return copy(inputs).to(x.dtype)
