@@ -208,6 +208,7 @@ def _spread(values: list[float], spec: str) -> str:
 def report(results: Path, out: Path, figure: Path) -> None:
     """results/tagging_zoo.md (models by held-out accuracy) and the figure, from every result file."""
     by_model = collect(results)
+    shown = figure.relative_to(ROOT) if figure.is_relative_to(ROOT) else figure
     rows = sorted(by_model.items(), key=lambda kv: -statistics.fmean(r["library"]["accuracy"] for r in kv[1]))
     lines = [
         "The tagging zoo under one protocol (`scripts/tagging_zoo.py`; its docstring states it): instrument family "
@@ -215,6 +216,8 @@ def report(results: Path, out: Path, figure: Path) -> None:
         "notes of the held-out library (sf_GMbank, never trained, tuned or selected on) and on notes of GM "
         "programs unseen in training (notes3 test); mean ± standard deviation over seeds. Energy figures are "
         "estimates (CPU-seconds x 3-10 W/core + RAM 0.5-3 W x wall; this machine has no energy counters).",
+        "",
+        f"![learning curves and score against training energy]({shown})",
         "",
         "ROC-AUC and PR-AUC: macro one-vs-rest over the 11 families, of the held-out library's notes (– where a "
         "run was scored before they were recorded).",
@@ -242,8 +245,6 @@ def report(results: Path, out: Path, figure: Path) -> None:
     missing = [m for m in list_models(task="tagging") if m not in by_model and not m.startswith("test/")]
     if missing:
         lines += ["", f"Not yet run under this protocol: {', '.join(missing)}."]
-    shown = figure.relative_to(ROOT) if figure.is_relative_to(ROOT) else figure
-    lines += ["", f"![learning curves and score against training energy]({shown})"]
     out.write_text("\n".join(lines) + "\n")
     plot(rows, figure)
 
