@@ -26,6 +26,7 @@ from spectrolab.edit.composite import (
     time_gains,
 )
 from spectrolab.edit.editor import edit_audio, edit_file, edit_windows, inverse_frames, resample_span
+from spectrolab.edit.measures import region_level_db
 from spectrolab.edit.region import CellRegion, Region
 from spectrolab.errors import AudioError, ConfigError
 from spectrolab.priors.api import load_prior
@@ -149,7 +150,8 @@ def test_composite_gives_the_edit_the_regions_level():
     power = torch.ones(4)
     assert matched_level_gain(4 * power, power) == pytest.approx(2.0)  # amplitude: the square root of the powers
     assert matched_level_gain(power, 1e-12 * power) == pytest.approx(10 ** (18 / 20))  # bounded
-    assert matched_level_gain(power, 0 * power) == 1.0 and matched_level_gain(0 * power, power) == 1.0
+    assert matched_level_gain(power, 0 * power) == 1.0  # nothing to scale
+    assert matched_level_gain(0 * power, power) == 0.0  # a silent original keeps its silence
 
 
 def test_composite_limits_the_edit_inside_the_region():
@@ -255,6 +257,29 @@ def test_regions_at_the_edges_and_the_whole_sound(tmp_path, models, notes):
     assert matched.level_gain != 1.0 and "original's level" in (matched.gain_note() or "")
     loudness = [float(np.sqrt(np.mean(w.to_float()[0] ** 2))) for w in (audio, matched.audio, pasted.audio)]
     assert abs(20 * np.log10(loudness[1] / loudness[0])) < abs(20 * np.log10(loudness[2] / loudness[0]))
+
+
+def test_the_requested_region_keeps_its_level_not_just_its_cells(models, notes):
+    """The edit is pasted over whole cells (0.77-2.05 s for a 1-2 s request), but the level is matched on the
+    rectangle the user asked for, so that is where the power stays (within a dB: a broadband gain over the
+    compositing STFT's bins, measured here on another spectrogram); unmatched, it moves by several dB."""
+    codec, prior = models
+    region = Region(1.0, 2.0, 0.0, 2000.0)
+    for index in (1, 3):
+        audio = io.NativeAudio(notes[index].numpy()[:, None].astype(np.float32), 16000, "WAV", "FLOAT")
+        before = region_level_db(audio.to_float()[0], region, sample_rate=16000)
+        for seed in (0, 1):
+            options = BlurOptions(seed=seed, temperature=1.0)
+            matched = edit_audio(audio, codec=codec, prior=prior, region=region, options=options)
+            assert matched.region.start_s < region.start_s and matched.region.stop_s > region.stop_s
+            after = region_level_db(matched.audio.to_float()[0], region, sample_rate=16000)
+            assert abs(after - before) < 1.0
+    gap = notes[1].numpy().copy()
+    gap[12000:36000] = 0.0  # digital silence around the region, wider than its cells and the STFT frames
+    audio = io.NativeAudio(gap[:, None].astype(np.float32), 16000, "WAV", "FLOAT")
+    quiet = edit_audio(audio, codec=codec, prior=prior, region=Region(1.0, 2.0, 0.0, 2000.0))
+    assert quiet.level_gain == 0.0 and "silenced" in (quiet.gain_note() or "")
+    assert not quiet.audio.to_float()[0, 16000:32000].any()
 
 
 def test_windows_follow_the_region_and_give_the_whole_files_codes(models, notes):

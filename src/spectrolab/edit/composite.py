@@ -144,6 +144,7 @@ def composite(
     feather: Feather = Feather(),
     limit: float = 1.0,
     match_level: bool = True,
+    level_region: Region | None = None,
 ) -> Composite:
     """Paste ``edit`` into ``original`` inside ``region`` (see the module docstring).
 
@@ -157,8 +158,10 @@ def composite(
         feather: widths of the mask's edges.
         limit: the largest magnitude a recomputed sample may take (full scale); when the pasted edit would
             exceed it, the edit's gain is lowered just enough (:func:`limiting_gain`), inside the region only.
-        match_level: first give the edit the original's power under the mask (:func:`matched_level_gain`), so
-            that the region keeps its loudness whatever the resampled codes' level.
+        match_level: first give the edit the original's power inside ``level_region`` (:func:`matched_level_gain`),
+            so that the region keeps its loudness whatever the resampled codes' level.
+        level_region: the rectangle, inside ``region``, whose power is matched (hard-edged): what the user
+            selected, where ``region`` is that rounded out to whole code cells. Default: ``region``'s mask.
 
     Returns:
         :class:`Composite` of the same samples; zero mask weight leaves a sample exactly as it was.
@@ -181,8 +184,15 @@ def composite(
     mask = torch.from_numpy(gains.astype(np.float32))
     spec, edit_spec = spectra[:channels, rows], spectra[channels, rows]
     weights = mask.square()
-    power, mono = masked_power(spec, weights), masked_power(spec.mean(0), weights)
-    level_gain = matched_level_gain(mono, masked_power(edit_spec, weights)) if match_level else 1.0
+    mix = spec.mean(0)
+    power, mono = masked_power(spec, weights), masked_power(mix, weights)
+    level_gain = 1.0
+    if match_level:
+        if level_region is not None:  # the selection's own rectangle, hard-edged, on the same bins and frames
+            edge = Feather(seconds=0.0, octaves=0.0)
+            rect = band_gains(level_region, freqs=freqs, feather=edge, band_limit_hz=band_limit_hz)[rows, None]
+            weights = torch.from_numpy((rect * time_gains(level_region, times=times, feather=edge)).astype(np.float32))
+        level_gain = matched_level_gain(masked_power(mix, weights), masked_power(edit_spec, weights))
     pasted = (level_gain * channel_gains(power, mono))[..., None] * edit_spec
 
     def istft(band_spec: torch.Tensor) -> np.ndarray:
@@ -205,10 +215,13 @@ def composite(
 def matched_level_gain(target: torch.Tensor, have: torch.Tensor, *, max_db: float = 18.0) -> float:
     """The gain that gives the edit the original's power under the mask, from their masked powers per bin (F,)
     (:func:`masked_power`; the original's is its channels' mono mix): one broadband figure, so the edit keeps
-    its own spectral shape. At most ``max_db`` either way; 1.0 when either side is silent there."""
+    its own spectral shape. At most ``max_db`` either way; 0.0 where the original is silent (so is the edit
+    then), 1.0 where the edit is."""
     wanted, got = float(target.sum()), float(have.sum())
-    if wanted <= 0 or got <= 0:
+    if got <= 0:
         return 1.0
+    if wanted <= 0:
+        return 0.0
     bound = 10 ** (max_db / 20)
     return min(max(math.sqrt(wanted / got), 1 / bound), bound)
 

@@ -138,7 +138,9 @@ class EditResult:
     def gain_note(self) -> str | None:
         """A line saying what was done to stay within full scale, or ``None`` if nothing was needed."""
         notes = []
-        if abs(self.level_gain - 1.0) > 0.01:
+        if self.level_gain == 0.0:
+            notes.append("the original is silent inside the region, so the edit was silenced there too")
+        elif abs(self.level_gain - 1.0) > 0.01:
             notes.append(f"the edit was given the original's level inside the region ({_db(self.level_gain):+.1f} dB)")
         if self.edit_gain < 1.0:
             notes.append(
@@ -246,8 +248,9 @@ def edit_audio(
         options: level, temperature, steps, seed and target labels of the resampling.
         resynthesize: return the codec's decoding of the whole edited sound instead of the composite.
         feather: the mask's soft edges.
-        match_level: give the pasted edit the original's level inside the region (one broadband gain,
-            :func:`~spectrolab.edit.composite.matched_level_gain`), so the region keeps its loudness.
+        match_level: give the pasted edit the original's level inside the region as requested (before it is
+            rounded out to whole cells; one broadband gain, :func:`~spectrolab.edit.composite.matched_level_gain`),
+            so the region keeps its loudness.
         stopwatch: collects the time per stage (a new one if not given; the result holds its figures).
 
     Returns:
@@ -340,6 +343,7 @@ def edit_audio(
         mixed = composite(
             audio.to_float(start, stop), pasted, start=start, sample_rate=rate, region=span,
             band_limit_hz=codec_rate / 2, feather=feather, match_level=match_level,
+            level_region=region if isinstance(region, Region) else span,
         )  # fmt: skip
         samples = audio.samples.copy()
         samples[start:stop] = audio.quantize(mixed.wave)
