@@ -10,7 +10,8 @@ Protocol (recorded in every result file; a result made under another protocol is
   The test split holds GM programs no training note came from. The held-out library (sf_GMbank, test split)
   was never trained, tuned or selected on; it is what the study ranks by.
 * **Training**: ``spectrolab train tagger``, seed S, batch 32, AdamW lr 1e-3, bf16-mixed, class-balanced loss,
-  gain/shift/SpecAugment augmentation, a fixed wall-clock budget on one CPU thread, validation every
+  gain/shift/SpecAugment augmentation of the cached log-mels (models trained on waveforms go without: the
+  augmentations act on the cache), a fixed wall-clock budget on one CPU thread, validation every
   ``--val-every`` steps on ``--val-tracks`` valid notes, the best validation checkpoint kept. Models that take
   an input length get 64,000 samples (the note); mel models train on the memory-mapped log-mel cache of their front end
   (``--feature-cache``, one per distinct front end), models with their own front end on waveforms.
@@ -82,9 +83,10 @@ def note_model(name: str) -> tuple[torch.nn.Module, list[str]]:
 
 
 def cache_dir(model: torch.nn.Module, args: argparse.Namespace) -> Path | None:
-    """The feature cache of ``model``'s front end (one folder per distinct log-mel config), None for waveform
-    models."""
-    if not isinstance(model, MelTaggingModel):
+    """The feature cache of ``model``'s front end (one folder per distinct log-mel config); None for waveform
+    models, and for mel models whose fixed input is longer than a note (FCN's 29 s: its cache would be 7 parts
+    padding in 8, 28 GB)."""
+    if not isinstance(model, MelTaggingModel) or model.input_length > NOTE_SAMPLES:
         return None
     c = model.frontend.logmel.config
     tag = f"mel{c.n_mels}-fft{c.n_fft}-hop{c.hop_length}-fmax{c.f_max:g}-{model.input_length}"
@@ -140,12 +142,13 @@ def run_one(name: str, seed: int, args: argparse.Namespace) -> dict:
     argv += ["--batch-size", "32", "--lr", "1e-3", "--precision", "bf16-mixed", "--balance", "--quiet", "--force"]
     argv += ["--max-minutes", str(args.minutes), "--val-tracks", str(args.val_tracks)]
     argv += ["--val-every-steps", str(args.val_every)]
-    argv += ["--patience", "1000", "--aug-gain-db", "6", "--aug-shift", "10"]
+    argv += ["--patience", "1000"]
     model, extra = note_model(name)
-    argv += ["--aug-freq-mask", "16", "--aug-time-mask", "24", *extra]
+    argv += extra
     cache = cache_dir(model, args)
-    if cache is not None:
-        argv += ["--feature-cache", str(cache)]
+    if cache is not None:  # the augmentations act on cached log-mels
+        argv += ["--feature-cache", str(cache), "--aug-gain-db", "6", "--aug-shift", "10"]
+        argv += ["--aug-freq-mask", "16", "--aug-time-mask", "24"]
     else:
         argv += ["--num-workers", "1"]
     if spectrolab(argv) != 0:
@@ -159,6 +162,7 @@ def run_one(name: str, seed: int, args: argparse.Namespace) -> dict:
         "protocol": protocol(args),
         "parameters": config["parameters"],
         "feature_cache": cache is not None,
+        "augmented": cache is not None,
         "train_seconds": config["train_seconds"],
         "steps": config["steps"],
         "best_valid": config["best_score"]["val/accuracy"],
