@@ -75,11 +75,15 @@ def protocol(args: argparse.Namespace) -> dict:
 
 def note_model(name: str) -> tuple[torch.nn.Module, list[str]]:
     """``name`` built for 4 s notes, and the ``--model-arg`` that does it: ``input_length=64000`` where the
-    builder takes it (fcn and SampleCNN have fixed inputs)."""
+    builder takes it and its poolings fit in it (fcn and SampleCNN have fixed inputs; the Harmonic CNN's
+    poolings need 4.6 s, so it keeps its 5 s input and the note is zero-padded to it)."""
     try:
-        return create_model(name, num_classes=11, input_length=NOTE_SAMPLES), NOTE_ARGS
+        model = create_model(name, num_classes=11, input_length=NOTE_SAMPLES)
     except ModelError:
         return create_model(name, num_classes=11), []
+    if getattr(model, "min_input_length", 1) > NOTE_SAMPLES:
+        return create_model(name, num_classes=11), []
+    return model, NOTE_ARGS
 
 
 def cache_dir(model: torch.nn.Module, args: argparse.Namespace) -> Path | None:
