@@ -188,11 +188,14 @@ def composite(
     power, mono = masked_power(spec, weights), masked_power(mix, weights)
     level_gain = 1.0
     if match_level:
+        level_weights, target = weights, mono
         if level_region is not None:  # the selection's own rectangle, hard-edged, on the same bins and frames
             edge = Feather(seconds=0.0, octaves=0.0)
             rect = band_gains(level_region, freqs=freqs, feather=edge, band_limit_hz=band_limit_hz)[rows, None]
-            weights = torch.from_numpy((rect * time_gains(level_region, times=times, feather=edge)).astype(np.float32))
-        level_gain = matched_level_gain(masked_power(mix, weights), masked_power(edit_spec, weights))
+            rect = rect * time_gains(level_region, times=times, feather=edge)
+            level_weights = torch.from_numpy(rect.astype(np.float32))
+            target = masked_power(mix, level_weights)
+        level_gain = matched_level_gain(target, masked_power(edit_spec, level_weights))
     pasted = (level_gain * channel_gains(power, mono))[..., None] * edit_spec
 
     def istft(band_spec: torch.Tensor) -> np.ndarray:

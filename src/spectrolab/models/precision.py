@@ -38,12 +38,13 @@ class BFloat16Copies:
     memory format: a convolutional network may run channels-last, where its convolutions measure faster)."""
 
     def __init__(self) -> None:
-        self._copies: dict[str, tuple[tuple[int, torch.device], nn.Module]] = {}
+        self._copies: dict[str, tuple[tuple[int, torch.device, bool], nn.Module]] = {}
 
     def get(self, name: str, network: nn.Module, *, channels_last: bool = False) -> nn.Module:
-        """The bfloat16 copy of ``network`` (registered as ``name``), refreshed if its weights changed."""
+        """The bfloat16 copy of ``network`` (registered as ``name``), refreshed if its weights or the memory
+        format asked for changed."""
         device = next(network.parameters()).device
-        key = (sum(p._version for p in network.parameters()), device)
+        key = (sum(p._version for p in network.parameters()), device, channels_last)
         cached = self._copies.get(name)
         if cached is None or cached[0] != key:
             made = copy.deepcopy(network).to(torch.bfloat16)
@@ -65,8 +66,8 @@ class BFloat16Copies:
         """``network(x)``, through its bfloat16 copy when ``enabled`` and no gradient is recorded (the output is
         cast back to ``x``'s dtype). With ``layers``, ``network`` is an ``nn.Sequential`` and only those of its
         layers run, the output left in the dtype they ran in (bfloat16 or ``x``'s), ready for the next ones.
-        With ``channels_last`` (a 4-D input), the copy and its input are channels-last: the same numbers, in
-        the memory format that suits the CPU's convolutions (one ``name`` must always use the same format)."""
+        With ``channels_last`` (a 4-D input), the copy and its input are channels-last: the same numbers within
+        bfloat16 rounding, in the memory format that suits the CPU's convolutions."""
         if not enabled or network.training or torch.is_grad_enabled():
             return network(x) if layers is None else cast(nn.Sequential, network)[layers](x)
         copy = self.get(name, network, channels_last=channels_last)
