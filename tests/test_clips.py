@@ -108,3 +108,25 @@ def test_rendered_dataset_layout_and_command(tmp_path, capsys):
     table = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
     assert table["tag"] == ["train", "valid", "test"] and table["clips"] == ["3", "2", "2"]
     assert set(table) >= set(LABELS) and "rendered" in table["clip"]
+
+
+def test_several_soundfonts_take_turns_clip_by_clip(tmp_path):
+    fonts = (TEST_SOUNDFONT, "FluidR3_GM.sf2")
+    recipe = ClipRecipe(soundfont=fonts, counts={"train": 3}, min_duration=1, max_duration=2)
+    render_clips(tmp_path, recipe)
+    with open(tmp_path / "train" / "metadata.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["soundfont"] for r in rows] == [TEST_SOUNDFONT, "FluidR3_GM.sf2", TEST_SOUNDFONT]
+    specs = [random_clip(np.random.default_rng([0, 0, i]), split_programs("train"), min_duration=1, max_duration=2)
+             for i in range(2)]  # fmt: skip
+    # Clips 0 and 1 are each their synthesiser's first render, so a fresh synthesiser of the same library
+    # plays them alike (a synthesiser's later renders depend on what it rendered before: FluidSynth's blocks).
+    for index, soundfont, other in ((0, TEST_SOUNDFONT, "FluidR3_GM.sf2"), (1, "FluidR3_GM.sf2", TEST_SOUNDFONT)):
+        written = sf.read(tmp_path / "train" / f"{index:05d}.wav")[0]
+        with ClipRenderer(soundfont) as alone, ClipRenderer(other) as wrong:
+            assert np.abs(written - alone.render(specs[index])).max() < 2e-3  # the 16-bit file's rounding
+            assert np.abs(written - wrong.render(specs[index])).max() > 0.05
+    info = json.loads((tmp_path / "labels.json").read_text())
+    assert info["recipe"]["soundfont"] == [TEST_SOUNDFONT, "FluidR3_GM.sf2"]
+    with pytest.raises(ConfigError, match="distinct"):
+        ClipRecipe(soundfont=(TEST_SOUNDFONT, TEST_SOUNDFONT))

@@ -458,3 +458,36 @@ def test_data_merge_links_every_library_under_its_own_name(tmp_path, capsys):
     assert "--force" in capsys.readouterr().err
     assert main(["data", "merge", str(tmp_path / "a"), str(tmp_path / "a"), "--out", str(tmp_path / "n")]) == 2
     assert "distinct names" in capsys.readouterr().err and not (tmp_path / "n").exists()
+
+
+def test_data_merge_valid_every_trains_on_valid_programs_and_keeps_test_out(tmp_path):
+    from spectrolab.data.merge import merge_nsynth
+
+    for name in ("a", "b"):
+        config = RenderConfig(soundfont=TEST_SOUNDFONT, programs=(0, 1, 2, 24, 25, 26, 40, 41, 42), pitches=(60, 64),
+                              velocities=(100,))  # fmt: skip
+        render_nsynth(config, tmp_path / name)
+    plain = merge_nsynth([tmp_path / "a", tmp_path / "b"], tmp_path / "m", names=["x", "y"])
+    folded = merge_nsynth([tmp_path / "a", tmp_path / "b"], tmp_path / "f", names=["x", "y"], valid_every=3)
+    pool = sorted(
+        e["note_str"] for s in ("train", "valid") for e in NSynthDataset(tmp_path / "m", s).examples
+    )  # fmt: skip
+    valid = NSynthDataset(tmp_path / "f", "valid")
+    train = NSynthDataset(tmp_path / "f", "train")
+    assert sorted(e["note_str"] for e in valid.examples) == pool[::3]
+    assert sorted(e["note_str"] for e in train.examples + valid.examples) == pool
+    assert folded["test"] == plain["test"] and folded["train"] + folded["valid"] == plain["train"] + plain["valid"]
+
+    def programs(root, split):
+        return {e["instrument"] for e in read_examples(split_dir(root, split)).values()}
+
+    assert programs(tmp_path / "f", "test").isdisjoint(programs(tmp_path / "f", "train"))
+    assert programs(tmp_path / "m", "valid") <= programs(tmp_path / "f", "train")
+    for split, dataset in (("valid", valid), ("train", train)):
+        for example in dataset.examples[:3]:
+            key = example["note_str"]
+            link = tmp_path / "f" / f"nsynth-{split}" / "audio" / f"{key}.wav"
+            plain_links = [tmp_path / "m" / f"nsynth-{s}" / "audio" / f"{key}.wav" for s in ("train", "valid")]
+            assert link.resolve() in {p.resolve() for p in plain_links if p.exists()}
+    with pytest.raises(ConfigError, match="valid_every"):
+        merge_nsynth([tmp_path / "a", tmp_path / "b"], tmp_path / "g", names=["x", "y"], valid_every=1)

@@ -102,9 +102,12 @@ def test_metrics_match_scikit_learn():
     rng = np.random.default_rng(0)
     targets = (rng.random((40, 6)) < 0.4).astype(np.float32)
     scores = np.clip(targets * 0.3 + rng.random((40, 6)) * 0.7, 0, 1).astype(np.float32)
-    result = multilabel_scores(torch.from_numpy(scores), torch.from_numpy(targets))
+    result = multilabel_scores(torch.from_numpy(scores), torch.from_numpy(targets), labels=list("uvwxyz"))
     assert result.roc_auc == pytest.approx(roc_auc_score(targets, scores, average="macro"), abs=1e-6)
     assert result.pr_auc == pytest.approx(average_precision_score(targets, scores, average="macro"), abs=1e-6)
+    assert result.per_label_roc_auc is not None and list(result.per_label_roc_auc) == list("uvwxyz")
+    for i, label in enumerate("uvwxyz"):
+        assert result.per_label_roc_auc[label] == pytest.approx(roc_auc_score(targets[:, i], scores[:, i]), abs=1e-6)
     labels = rng.integers(0, 5, 50)
     probs = rng.random((50, 5)).astype(np.float32)
     acc = accuracy(torch.from_numpy(probs), torch.from_numpy(labels), labels=list("abcde"))
@@ -126,8 +129,9 @@ def test_metrics_leave_out_classes_without_positives():
     targets[:, 2] = 0
     scores = rng.random((30, 4)).astype(np.float32)
     kept = [0, 1, 3]
-    result = multilabel_scores(torch.from_numpy(scores), torch.from_numpy(targets))
+    result = multilabel_scores(torch.from_numpy(scores), torch.from_numpy(targets), labels=list("abcd"))
     assert result.roc_auc == pytest.approx(roc_auc_score(targets[:, kept], scores[:, kept]), abs=1e-6)
+    assert result.per_label_roc_auc is not None and list(result.per_label_roc_auc) == ["a", "b", "d"]
 
 
 def _config(clips, out, **kw):
@@ -267,6 +271,8 @@ def test_command_line_train_eval_tag(clips, tmp_path, capsys):
     assert _cli("eval", "tagger", str(ckpt), "--data", str(clips), "--aggregation", "max") == 0
     report = json.loads((tmp_path / "e.json").read_text())
     assert report["tracks"] == 4 and 0 <= report["roc_auc"] <= 1
+    per_tag = report["per_label_roc_auc"]  # the tags with positives and negatives among the 4 clips
+    assert set(per_tag) <= set(LABELS) and np.mean(list(per_tag.values())) == pytest.approx(report["roc_auc"], abs=1e-6)
     wav = clips / "test" / "00000.wav"
     assert (
         _cli(

@@ -21,8 +21,9 @@ def _out(args: argparse.Namespace) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     out = _out(args)
+    fonts = args.soundfont or [ClipRecipe.soundfont]
     recipe = ClipRecipe(
-        soundfont=args.soundfont,
+        soundfont=fonts[0] if len(fonts) == 1 else tuple(fonts),
         seed=args.seed,
         counts=dict(zip(SPLITS, args.counts, strict=True)),
         min_duration=args.min_duration,
@@ -39,7 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = group.add_parser("clips", help="render multi-instrument clips with multi-label tags")
     p.add_argument("out_dir", nargs="?", metavar="DIR", help="output folder (or --out DIR)")
     p.add_argument("--out", help="output folder (gets train/, valid/, test/ and labels.json)")
-    p.add_argument("--soundfont", default=ClipRecipe.soundfont, help="GM soundfont name or path")
+    p.add_argument(
+        "--soundfont", action="append",
+        help="GM soundfont name or path; repeat it for several libraries, which take turns clip by clip "
+        f"(default: {ClipRecipe.soundfont})",
+    )  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="random seed of the clips")
     p.add_argument(
         "--counts",

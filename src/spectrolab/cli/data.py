@@ -95,7 +95,7 @@ def _merge(args: argparse.Namespace) -> int:
     from spectrolab.data.merge import merge_nsynth
 
     names = args.names.split(",") if args.names else None
-    counts = merge_nsynth(args.sources, args.out, names=names, force=args.force)
+    counts = merge_nsynth(args.sources, args.out, names=names, force=args.force, valid_every=args.valid_every)
     print(f"wrote {sum(counts.values())} notes ({', '.join(f'{s} {n}' for s, n in counts.items())}) to {args.out}")
     return 0
 
@@ -129,6 +129,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     merge.add_argument("sources", nargs="+", help="NSynth-format dataset folders")
     merge.add_argument("--out", required=True, help="output folder")
     merge.add_argument("--names", help="comma-separated names prefixing each source's notes (default: folder names)")
+    merge.add_argument(
+        "--valid-every", type=int, metavar="N",
+        help="train on the valid split's programs too: every Nth note of train+valid becomes the valid split",
+    )  # fmt: skip
     merge.add_argument("--force", action="store_true", help="replace an existing output folder")
     merge.set_defaults(run=_merge)
     info = sub.add_parser(

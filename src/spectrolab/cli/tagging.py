@@ -101,6 +101,9 @@ def _eval(args: argparse.Namespace) -> int:
         print(scores.confusion_table())
         report |= {"per_class_accuracy": scores.per_class_accuracy(), "labels": scores.labels,
                    "confusion": scores.confusion}  # fmt: skip
+    if scores.per_label_roc_auc:
+        print("ROC-AUC per tag: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.per_label_roc_auc.items()))
+        report["per_label_roc_auc"] = scores.per_label_roc_auc
     if args.json:
         atomic_write_bytes(args.json, (json.dumps(report, indent=2) + "\n").encode(), force=args.force)
     return 0

@@ -11,11 +11,13 @@ Layout written by :func:`render_clips`::
 
     DIR/labels.json                 label names in order, and the recipe (soundfont, seed, counts, programs)
     DIR/{train,valid,test}/NNNNN.wav
-    DIR/{train,valid,test}/metadata.csv   file, duration, tempo, key, programs, tags (';'-separated)
+    DIR/{train,valid,test}/metadata.csv   file, duration, tempo, key, programs, tags (';'-separated),
+                                    soundfont
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -264,9 +266,13 @@ class ClipRenderer(SoundfontSynth):
 
 @dataclass(frozen=True)
 class ClipRecipe:
-    """Everything that determines a rendered clip dataset; stored in ``labels.json``."""
+    """Everything that determines a rendered clip dataset; stored in ``labels.json``.
 
-    soundfont: str = "FluidR3_GM.sf2"
+    ``soundfont`` is one GM soundfont or several (sample libraries): clip ``i`` of every split is played by
+    the ``i % len(soundfonts)``-th, so that each library plays the same share of each split.
+    """
+
+    soundfont: str | tuple[str, ...] = "FluidR3_GM.sf2"
     seed: int = 0
     counts: dict[str, int] = field(default_factory=lambda: {"train": 400, "valid": 80, "test": 120})
     min_duration: float = 10.0
@@ -278,6 +284,12 @@ class ClipRecipe:
             raise ConfigError(f"need 0 < min_duration <= max_duration, got {self.min_duration}, {self.max_duration}")
         if set(self.counts) - set(SPLITS) or any(c < 0 for c in self.counts.values()):
             raise ConfigError(f"counts must map splits {SPLITS} to non-negative numbers, got {self.counts}")
+        if not self.soundfonts or len(set(self.soundfonts)) != len(self.soundfonts):
+            raise ConfigError(f"need one soundfont or several distinct ones, got {self.soundfont!r}")
+
+    @property
+    def soundfonts(self) -> tuple[str, ...]:
+        return (self.soundfont,) if isinstance(self.soundfont, str) else tuple(self.soundfont)
 
 
 def _metadata_csv(rows: list[dict[str, str]]) -> bytes:
@@ -288,7 +300,9 @@ def _metadata_csv(rows: list[dict[str, str]]) -> bytes:
     return out.getvalue().encode()
 
 
-def _render_split(renderer: ClipRenderer, recipe: ClipRecipe, split: str, directory: Path) -> list[dict[str, str]]:
+def _render_split(
+    renderers: Sequence[ClipRenderer], recipe: ClipRecipe, split: str, directory: Path
+) -> list[dict[str, str]]:
     from spectrolab.audio.io import save  # torch: imported on use, so that the command line starts fast
 
     programs = split_programs(split)
@@ -297,6 +311,7 @@ def _render_split(renderer: ClipRenderer, recipe: ClipRecipe, split: str, direct
         rng = np.random.default_rng([recipe.seed, SPLITS.index(split), index])
         clip = random_clip(rng, programs, min_duration=recipe.min_duration, max_duration=recipe.max_duration)
         name = f"{index:05d}.wav"
+        renderer = renderers[index % len(renderers)]
         save(directory / name, renderer.render(clip), sample_rate=recipe.sample_rate, force=True)
         rows.append(
             {
@@ -306,6 +321,7 @@ def _render_split(renderer: ClipRenderer, recipe: ClipRecipe, split: str, direct
                 "key": f"{clip.root}:{clip.mode}",
                 "programs": ";".join(f"{role}={p}" for role, p in clip.programs.items()),
                 "tags": ";".join(clip.tags),
+                "soundfont": recipe.soundfonts[index % len(renderers)],
             }
         )
     return rows
@@ -324,9 +340,12 @@ def render_clips(
     directory = Path(directory)
     if (directory / LABELS_NAME).exists() and not force:
         raise OutputExistsError(f"{directory}: holds a clip dataset already; pass --force to overwrite")
-    with ClipRenderer(recipe.soundfont, sample_rate=recipe.sample_rate) as renderer:
+    with contextlib.ExitStack() as stack:
+        renderers = [
+            stack.enter_context(ClipRenderer(sf, sample_rate=recipe.sample_rate)) for sf in recipe.soundfonts
+        ]  # fmt: skip
         for split in SPLITS:
-            rows = _render_split(renderer, recipe, split, directory / split)
+            rows = _render_split(renderers, recipe, split, directory / split)
             atomic_write_bytes(directory / split / METADATA_NAME, _metadata_csv(rows), force=True)
             if progress is not None:
                 progress(split, len(rows))

@@ -57,5 +57,5 @@ def evaluate_tagger(
         )
     all_scores = torch.cat(scores)[:, columns]
     if tracks.multilabel:
-        return multilabel_scores(all_scores, tracks.targets)
+        return multilabel_scores(all_scores, tracks.targets, labels=list(tracks.labels))
     return single_label_scores(all_scores, tracks.targets, labels=list(tracks.labels))

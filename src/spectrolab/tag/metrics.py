@@ -24,6 +24,7 @@ class TaggingScores:
     accuracy: float | None = None
     labels: list[str] | None = None
     confusion: list[list[int]] | None = None  # single-label: confusion[true][predicted] counts
+    per_label_roc_auc: dict[str, float] | None = None  # multi-label with labels: each scorable label's ROC-AUC
 
     def as_dict(self) -> dict[str, float]:
         """The scalar metrics that apply."""
@@ -52,11 +53,12 @@ class TaggingScores:
         return "\n".join(lines)
 
 
-def multilabel_scores(scores: torch.Tensor, targets: torch.Tensor) -> TaggingScores:
-    """Macro ROC-AUC and PR-AUC of ``scores`` (N, C) in [0, 1] against binary ``targets`` (N, C).
+def multilabel_scores(scores: torch.Tensor, targets: torch.Tensor, *, labels: list[str] | None = None) -> TaggingScores:
+    """Macro ROC-AUC and PR-AUC of ``scores`` (N, C) in [0, 1] against binary ``targets`` (N, C); with the C
+    ``labels``, also each label's ROC-AUC.
 
-    Classes without any positive (or any negative) example are left out of the macro average, as scikit-learn
-    would refuse them.
+    Classes without any positive (or any negative) example are left out of the macro average (and of the
+    per-label figures), as scikit-learn would refuse them.
     """
     if scores.shape != targets.shape or scores.ndim != 2:
         raise ConfigError(f"scores {tuple(scores.shape)} and targets {tuple(targets.shape)} must both be (N, C)")
@@ -66,9 +68,15 @@ def multilabel_scores(scores: torch.Tensor, targets: torch.Tensor) -> TaggingSco
         raise ConfigError("no class has both positive and negative examples; ROC-AUC is undefined")
     s, t = scores[:, usable].float(), targets[:, usable].long()
     n = int(usable.sum())
-    auc = multilabel_auroc(s, t, num_labels=n, average="macro", thresholds=None)
+    if labels is not None and len(labels) != scores.shape[1]:
+        raise ConfigError(f"{len(labels)} labels for {scores.shape[1]} score columns")
+    per_label = multilabel_auroc(s, t, num_labels=n, average=None, thresholds=None)
     ap = multilabel_average_precision(s, t, num_labels=n, average="macro", thresholds=None)
-    return TaggingScores(roc_auc=float(auc), pr_auc=float(ap))
+    kept = [label for label, use in zip(labels or [], usable.tolist(), strict=False) if use]
+    return TaggingScores(
+        roc_auc=float(per_label.mean()), pr_auc=float(ap), labels=labels,
+        per_label_roc_auc=dict(zip(kept, per_label.tolist(), strict=True)) if labels is not None else None,
+    )  # fmt: skip
 
 
 def accuracy(scores: torch.Tensor, targets: torch.Tensor, *, labels: list[str] | None = None) -> TaggingScores:
