@@ -36,7 +36,7 @@ from spectrolab.edit.region import Region
 from spectrolab.models import create_model
 from spectrolab.priors import Prior, bits_per_code
 from spectrolab.priors.api import load_prior
-from spectrolab.sampling import DEFAULT_STEPS, DEFAULT_TEMPERATURE
+from spectrolab.sampling import DEFAULT_STEPS
 from spectrolab.tag.aggregate import aggregate
 from spectrolab.tag.inference import song_chunk_logits
 from spectrolab.tag.predict import Tagger, load_tagger
@@ -191,7 +191,7 @@ def main() -> None:
     parser.add_argument("--labelled", type=int, default=30, help="test grids scored given their labels")
     parser.add_argument("--library-subset", type=int, default=40, help="grids of the other library scored")
     parser.add_argument("--ablation", type=int, default=2000, help="test grids scoring the NB neighbourhoods")
-    parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="of the edits")
+    parser.add_argument("--temperature", type=float, default=0.7, help="of the edits")
     parser.add_argument("--edit-notes", type=int, default=16, help="test notes edited for the spectral change")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="results/priors.md")

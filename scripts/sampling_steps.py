@@ -29,7 +29,9 @@ from spectrolab.edit.editor import edit_file
 from spectrolab.edit.region import Region
 from spectrolab.priors import Prior
 from spectrolab.priors.api import load_prior
-from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_TEMPERATURE
+from spectrolab.sampling import DEFAULT_GUIDANCE
+
+TEMPERATURE = 0.7  # the study's, for both priors (results/sampling_steps.md)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -70,19 +72,19 @@ def main() -> None:
             ms = sample_ms(prior, steps, codec=codec, runs=args.runs, out=out.with_suffix(".wav"))
             timing.append(f"| {label} | {name} | {ms:.1f} |")
             print(timing[-1], flush=True)
-        plain = [Setting(p, DEFAULT_TEMPERATURE, steps=steps) for p in priors]
+        plain = [Setting(p, TEMPERATURE, steps=steps) for p in priors]
         seamless += seamless_rows(
             dataset, spread_notes(dataset, args.seamless_notes, pitches=range(36, 85)), codec=codec, priors=priors,
             settings=plain, label=label,
         )  # fmt: skip
-        steer = [Setting(p, DEFAULT_TEMPERATURE, DEFAULT_GUIDANCE, steps=steps) for p in priors]
+        steer = [Setting(p, TEMPERATURE, DEFAULT_GUIDANCE, steps=steps) for p in priors]
         steering += conditioning_rows(
             dataset, spread_notes(dataset, args.notes, pitches=range(48, 73)), codec=codec, priors=priors,
             settings=steer, family_of=None, label=label,
         )  # fmt: skip
     out.with_suffix(".wav").unlink(missing_ok=True)
     lines = [
-        f"Sampling steps at temperature {DEFAULT_TEMPERATURE:g} (guidance {DEFAULT_GUIDANCE:g} where a label is "
+        f"Sampling steps at temperature {TEMPERATURE:g} (guidance {DEFAULT_GUIDANCE:g} where a label is "
         "given), notes of unseen programs. The tables are those of `scripts/prior_steering.py` "
         "(results/prior_steering.md says how each is measured); the first column gives the steps.",
         "",

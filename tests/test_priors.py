@@ -271,6 +271,23 @@ def test_sampling_keeps_outside_and_is_seeded(grids, name):
     assert not torch.equal(first[:, region], other[:, region])
 
 
+@pytest.mark.parametrize("name", ["unigram", "nb", "transformer"])
+def test_an_edit_without_a_temperature_samples_at_the_priors_own(grids, name):
+    from spectrolab.edit.blur import BlurOptions, resample_cells
+    from spectrolab.edit.region import CellRegion
+    from spectrolab.sampling import DEFAULT_TEMPERATURES
+
+    prior = build_priors(grids)[name]
+    assert prior.default_temperature == DEFAULT_TEMPERATURES.get(name, 1.0)
+    cells = CellRegion(1, 4, 2, 6)
+
+    def edit(temperature: float | None) -> torch.Tensor:
+        return resample_cells(grids[:8], cells, prior=prior, options=BlurOptions(temperature=temperature, seed=3))
+
+    assert torch.equal(edit(None), edit(prior.default_temperature))
+    assert not torch.equal(edit(None), edit(prior.default_temperature * 3))
+
+
 def test_windows_centre_on_the_region_where_the_grid_allows():
     assert centred_window(100, 104, width=235, max_width=16) == (94, 110)
     assert centred_window(1, 3, width=235, max_width=16) == (0, 16)

@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 import spectrolab.web
 from spectrolab.cli.main import main
 from spectrolab.cli.serve import exposure_warning
-from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_TEMPERATURE
+from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_TEMPERATURES
 from spectrolab.web import Limits, WebSettings, create_app
 from spectrolab.web.cache import LRUCache
 from spectrolab.web.examples import BUNDLED_EXAMPLE
@@ -367,7 +367,10 @@ def test_serve_command_with_two_workers(tmp_path):
 
 
 def test_the_page_starts_from_the_library_defaults():
-    """The editor's inputs start at the sampling defaults BlurOptions, the CLI and the API share."""
+    """The editor's inputs start at the sampling defaults BlurOptions, the CLI and the API share (the page opens
+    on Naive Bayes, with its temperature)."""
     page = (Path(spectrolab.web.__file__).parent / "static" / "index.html").read_text()
-    for name, value in (("temperature", DEFAULT_TEMPERATURE), ("steps", DEFAULT_STEPS), ("guidance", DEFAULT_GUIDANCE)):
+    assert re.search(r'<select id="prior"', page) and DEFAULT_TEMPERATURES["nb"] != DEFAULT_TEMPERATURES["transformer"]
+    defaults = (("temperature", DEFAULT_TEMPERATURES["nb"]), ("steps", DEFAULT_STEPS), ("guidance", DEFAULT_GUIDANCE))
+    for name, value in defaults:
         assert re.search(rf'id="{name}" type="number" value="{value:g}"', page), name

@@ -17,6 +17,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from spectrolab.sampling import DEFAULT_TEMPERATURES
 from spectrolab.web import WebSettings, create_app
 from spectrolab.web.examples import BUNDLED_EXAMPLE
 from spectrolab.web.service import Models
@@ -123,6 +124,13 @@ def test_editor_end_to_end(server, browser):
     page.goto(server)
     page.wait_for_selector("body[data-started='true']")
     example = BUNDLED_EXAMPLE.read_bytes()
+
+    # Each prior brings its own default temperature (spectrolab.sampling), the page starting on Naive Bayes'.
+    assert page.input_value("#temperature") == format(DEFAULT_TEMPERATURES["nb"], "g")
+    page.select_option("#prior", "transformer")
+    assert page.input_value("#temperature") == format(DEFAULT_TEMPERATURES["transformer"], "g")
+    page.select_option("#prior", "nb")
+    assert page.input_value("#temperature") == format(DEFAULT_TEMPERATURES["nb"], "g")
 
     # A refused upload says why in plain words.
     page.set_input_files("#file-input", files=[{"name": "notes.wav", "mimeType": "audio/wav", "buffer": b"not audio"}])

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from spectrolab.cli.energy import add_energy_options, run_measured
 from spectrolab.data.nsynth_format import NSYNTH_FAMILIES
 from spectrolab.errors import ConfigError
-from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_TEMPERATURE
+from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS, temperature_help
 
 if TYPE_CHECKING:
     from spectrolab.edit.region import CellRegion, Region
@@ -129,8 +129,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--temperature",
         type=float,
-        default=DEFAULT_TEMPERATURE,
-        help=f"sampling temperature (> 0; lower is tamer; default {DEFAULT_TEMPERATURE:g})",
+        help=f"sampling temperature (> 0; lower is tamer; {temperature_help()})",
     )
     p.add_argument(
         "--steps",

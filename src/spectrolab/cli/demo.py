@@ -14,7 +14,7 @@ from pathlib import Path
 
 from spectrolab.data.soundfont import NoteSpec
 from spectrolab.paths import ASSETS
-from spectrolab.sampling import DEFAULT_TEMPERATURE
+from spectrolab.sampling import temperature_help
 
 EXAMPLE_NOTE = ASSETS / "example_note.wav"
 EXAMPLE_SPEC = NoteSpec(program=40, pitch=64, velocity=100)
@@ -61,8 +61,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--prior", default="nb", choices=("nb", "transformer"), help="which bundled prior resamples")
     p.add_argument("--time", default="1.0:2.0", help="START:STOP seconds of the region")
     p.add_argument("--freq", default="300:3000", help="LOW:HIGH Hz of the region")
-    p.add_argument(
-        "--temperature", type=float, default=DEFAULT_TEMPERATURE, help=f"sampling temperature ({DEFAULT_TEMPERATURE:g})"
-    )
+    p.add_argument("--temperature", type=float, help=f"sampling temperature ({temperature_help()})")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.set_defaults(run=_run)

@@ -16,7 +16,7 @@ from spectrolab.edit.region import CellRegion, Region, cells_to_region, region_t
 from spectrolab.errors import ConfigError, ModelError
 from spectrolab.priors.api import check_prior_codec
 from spectrolab.priors.base import Conditioning, Prior
-from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_TEMPERATURE
+from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS
 
 
 @dataclass(frozen=True)
@@ -80,13 +80,13 @@ def check_prior(prior: Prior, grids: CodeGrids, level: int, *, allow_codec_misma
 
 @dataclass(frozen=True)
 class BlurOptions:
-    """How to resample: which level, sampling temperature, sweeps/unmasking steps, seed, target labels, how hard
-    the labels steer (``guidance``, classifier-free guidance: 0 ignores them, 1 is the plain conditional; see
-    :mod:`spectrolab.priors.base`), and whether to go ahead (with a warning) when the prior was fitted on another
-    codec's codes."""
+    """How to resample: which level, sampling temperature (``None``: the prior's ``default_temperature``),
+    sweeps/unmasking steps, seed, target labels, how hard the labels steer (``guidance``, classifier-free
+    guidance: 0 ignores them, 1 is the plain conditional; see :mod:`spectrolab.priors.base`), and whether to go
+    ahead (with a warning) when the prior was fitted on another codec's codes."""
 
     level: int = 0
-    temperature: float = DEFAULT_TEMPERATURE
+    temperature: float | None = None
     steps: int = DEFAULT_STEPS
     seed: int = 0
     conditioning: Conditioning | None = None
@@ -109,7 +109,7 @@ def resample_cells(
     return prior.sample(
         codes,
         region,
-        temperature=options.temperature,
+        temperature=prior.default_temperature if options.temperature is None else options.temperature,
         steps=options.steps,
         generator=generator,
         conditioning=options.conditioning,

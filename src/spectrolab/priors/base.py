@@ -83,6 +83,7 @@ class Prior(Protocol):
     grid reads the codes of the columns ``context_window(start, stop, width=W)`` only."""
 
     codebook_size: int
+    default_temperature: float  # the temperature an edit samples at unless told otherwise (spectrolab.sampling)
 
     def context_window(self, start: int, stop: int, *, width: int) -> tuple[int, int]: ...
 

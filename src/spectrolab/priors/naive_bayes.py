@@ -41,6 +41,7 @@ from spectrolab.priors.base import (
     hidden_codes_log_prob,
     sample_codes,
 )
+from spectrolab.sampling import DEFAULT_TEMPERATURES
 
 # Neighbours in frequency (row -1, +1) and time (column -1, +1). On the default codec's grids they beat the
 # eight surrounding cells by well over a bit per code (results/priors.md): Naive Bayes over-counts
@@ -239,6 +240,7 @@ class NaiveBayesPrior(nn.Module):
     ``neighbour_vocab + 1``.
     """
 
+    default_temperature = DEFAULT_TEMPERATURES["nb"]
     neighbour_values: torch.Tensor
     class_counts: torch.Tensor
     neighbour_counts: torch.Tensor

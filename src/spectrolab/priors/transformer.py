@@ -40,6 +40,7 @@ from spectrolab.priors.base import (
     hidden_codes_log_prob,
     sample_codes,
 )
+from spectrolab.sampling import DEFAULT_TEMPERATURES
 
 
 def centred_window(start: int, stop: int, *, width: int, max_width: int) -> tuple[int, int]:
@@ -81,6 +82,8 @@ class MaskedCodeTransformer(nn.Module):
     maps each output token back to one feature vector per cell, and a shared head gives each cell's logits.
     Grids are padded with hidden cells up to whole patches.
     """
+
+    default_temperature = DEFAULT_TEMPERATURES["transformer"]
 
     def __init__(
         self,

@@ -25,6 +25,7 @@ class UnigramPrior(nn.Module):
     Buffer ``counts`` (H, K) holds how often each code occurred in each row.
     """
 
+    default_temperature = 1.0  # the plain distribution: a baseline, not an editor
     counts: torch.Tensor
 
     def __init__(self, *, codebook_size: int, height: int, alpha: float = 1.0) -> None:

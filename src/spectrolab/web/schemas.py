@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from spectrolab import __version__
 from spectrolab.data.nsynth import NSYNTH_FAMILIES
-from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_TEMPERATURE
+from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_TEMPERATURES, temperature_help
 from spectrolab.web.service import Analysis, EditReply, GridView
 from spectrolab.web.settings import Limits
 
@@ -37,7 +37,9 @@ class EditForm(AudioForm):
     col_start: int = Field(ge=0, le=MAX_CELL_INDEX, description="first time cell")
     col_stop: int = Field(ge=1, le=MAX_CELL_INDEX, description="time cell after the last")
     prior: Literal["nb", "transformer"] = Field("nb", description="Naive Bayes or the masked-code Transformer")
-    temperature: float = Field(DEFAULT_TEMPERATURE, gt=0.0, le=MAX_TEMPERATURE, allow_inf_nan=False)
+    temperature: float | None = Field(
+        None, gt=0.0, le=MAX_TEMPERATURE, allow_inf_nan=False, description=f"sampling temperature; {temperature_help()}"
+    )
     steps: int = Field(
         DEFAULT_STEPS, ge=1, le=MAX_STEPS, description="Gibbs sweeps (nb) or unmasking steps (transformer)"
     )
@@ -157,6 +159,9 @@ class ConfigOut(BaseModel):
     priors: list[str]
     families: list[str] = list(NSYNTH_FAMILIES)
     bounds: Bounds = Bounds()
+    default_temperatures: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_TEMPERATURES), description="each prior's temperature when none is given"
+    )
     examples_folder: bool = Field(description="whether a folder of notes was given at start (random note)")
     energy: bool = Field(False, description="whether edits report their energy")
 

@@ -28,7 +28,7 @@ from spectrolab.energy import EnergyResult, EstimateMeter
 from spectrolab.errors import AudioError, ConfigError
 from spectrolab.priors.api import SHIPPED_PRIORS, load_prior
 from spectrolab.priors.base import Conditioning, Prior
-from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_TEMPERATURE
+from spectrolab.sampling import DEFAULT_GUIDANCE, DEFAULT_STEPS
 from spectrolab.web.cache import LRUCache
 from spectrolab.web.settings import Limits, WebSettings
 from spectrolab.web.uploads import UploadStore, digest
@@ -280,7 +280,7 @@ class EditorService:
         col_start: int,
         col_stop: int,
         prior: str = "nb",
-        temperature: float = DEFAULT_TEMPERATURE,
+        temperature: float | None = None,
         steps: int = DEFAULT_STEPS,
         seed: int = 0,
         pitch: int | None = None,

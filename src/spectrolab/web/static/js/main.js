@@ -524,6 +524,11 @@ $("file-input").addEventListener("change", (e) => {
   e.target.value = "";
   if (file) guarded(() => loadFile(file));
 });
+// Each prior samples at its own default temperature (spectrolab.sampling); switching priors takes it.
+$("prior").addEventListener("change", () => {
+  const t = state.config && state.config.default_temperatures[$("prior").value];
+  if (t !== undefined) $("temperature").value = t;
+});
 for (const id of ["prior", "temperature", "steps", "seed", "pitch", "family", "guidance", "match_level"]) $(id).addEventListener("change", () => persist());
 $("scroller").addEventListener(
   "wheel",
