@@ -120,14 +120,22 @@ def recipe(meta: dict[str, Any]) -> str:
     cpu = (energy.get("assumptions") or {}).get("cpu_seconds")
     spent = f", {cpu / 60:.1f} CPU min" if cpu else ""
     spent += f"; {joules[0] / 1e3:.1f}-{joules[1] / 1e3:.1f} kJ, {energy['method']}" if joules else ""
+    budget = f"{train['max_minutes']:g} min wall-clock budget"
+    if train.get("max_steps", -1) > 0:
+        budget = f"{train['max_steps']}-step {train.get('lr_schedule', 'constant')} schedule, capped at {budget}"
+    every = (meta.get("data_recipe") or {}).get("valid_every")
+    valid = (
+        f"every {every}th note of the merge's train and valid programs (held out as notes, not as programs)"
+        if every else "the merge's valid split"
+    )  # fmt: skip
     return (
         f"`{train['model']}` ({args}; {meta['parameters'] / 1e6:.2f} M parameters) trained by `spectrolab train "
         f"tagger --feature-cache` on {Path(train['data']).name} ({sources(meta)}; {train_notes(meta)} training "
         f"notes): "
         f"seed {train['seed']}, batch {train['batch_size']}, AdamW lr {train['learning_rate']:g}, "
-        f"{train['max_minutes']:g} min wall-clock budget on one CPU thread ({meta['steps']} steps, "
+        f"{budget} on one CPU thread ({meta['steps']} steps, "
         f"{meta['train_seconds'] / 60:.1f} min{spent}); augmentations: {augment or 'none'}; the checkpoint with the "
-        f"best accuracy on {train['val_tracks'] or 'all'} notes of the merge's valid split was kept "
+        f"best accuracy on {train['val_tracks'] or 'all'} notes of {valid} was kept "
         f"({next(iter(meta['best_score'].values())):.3f})."
     )
 
