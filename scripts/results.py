@@ -19,6 +19,7 @@ SCRIPTS: dict[str, list[str]] = {
     "tagging_models": ["scripts/tagging_model_table.py", "--force"],
     "tagging": ["scripts/tagging_results.py", "--task", "both"],
     "tagging_notes": ["scripts/tagging_notes_results.py"],
+    "tagging_clips": ["scripts/tagging_clips_results.py"],
     "codec": ["scripts/codec_results.py"],
     "priors": ["scripts/prior_results.py", "--data", "data/notes3", "--library", "data/nsynth-sf_GMbank"],
     "prior_steering": [

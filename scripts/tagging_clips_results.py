@@ -13,6 +13,13 @@ Each evaluation is cached in ``--work``/<weights digest>-<evaluation>.json, keye
 of the clips, so a tagger that is no longer shipped keeps its row (marked by its digest) for comparison.
 
     PYTHONPATH=src python scripts/tagging_clips_results.py [--taggers DIR ...] [--evaluate fluidr3 heldout]
+
+The datasets (about 12 min of one core to render):
+
+    spectrolab data clips data/clips3 --seed 1 --counts 2400 150 150 \
+        --soundfont FluidR3_GM.sf2 --soundfont TimGM6mb.sf2 --soundfont OPL-3_FM_128M.sf2
+    spectrolab data clips data/clips-fluidr3 --seed 0
+    spectrolab data clips data/clips-sfgmbank --soundfont sf_GMbank.sf2 --seed 0 --counts 0 0 120
 """
 
 from __future__ import annotations
@@ -145,9 +152,11 @@ def main() -> None:
         "--evaluate", nargs="*", default=list(EVALUATIONS), choices=EVALUATIONS,
         help="evaluations to run if not cached (the table shows every cached one)",
     )  # fmt: skip
-    p.add_argument("--fluidr3", default="/work/data/clips-fluidr3", help="`data clips --seed 0` of FluidR3_GM")
-    p.add_argument("--libraries", default="/work/data/clips3", help="the training clips (their test split)")
-    p.add_argument("--heldout", default="/work/data/clips-sfgmbank", help="test clips of a held-out library")
+    p.add_argument(
+        "--fluidr3", default=str(ROOT / "data" / "clips-fluidr3"), help="`data clips --seed 0` of FluidR3_GM"
+    )
+    p.add_argument("--libraries", default=str(ROOT / "data" / "clips3"), help="the training clips (their test split)")
+    p.add_argument("--heldout", default=str(ROOT / "data" / "clips-sfgmbank"), help="test clips of a held-out library")
     p.add_argument("--work", default=str(ROOT / "results" / "tagging_clips"), help="cached evaluations")
     p.add_argument("--out", default=str(ROOT / "results" / "tagging_clips.md"))
     p.add_argument("--threads", type=int, default=1)
