@@ -135,7 +135,7 @@ def recipe(meta: dict[str, Any]) -> str:
         f"seed {train['seed']}, batch {train['batch_size']}, AdamW lr {train['learning_rate']:g}, "
         f"{budget} on one CPU thread ({meta['steps']} steps, "
         f"{meta['train_seconds'] / 60:.1f} min{spent}); augmentations: {augment or 'none'}; the checkpoint with the "
-        f"best accuracy on {train['val_tracks'] or 'all'} notes of {valid} was kept "
+        f"best accuracy on {f'{n} notes of ' if (n := train['val_tracks']) else ''}{valid} was kept "
         f"({next(iter(meta['best_score'].values())):.3f})."
     )
 
