@@ -12,8 +12,7 @@ For each architecture, on one CPU thread and within a fixed wall-clock budget pe
 Each model's numbers are cached in WORK/<task>/<model>/result.json (reused only if trained with the same
 budget, precision, seed and batch size) so that an interrupted run resumes, and two
 processes can run the two tasks side by side (``--task clips`` / ``--task notes``); the table is rewritten
-after every model from whatever results exist (``--task none`` only rewrites it). The shipped tagger
-(src/spectrolab/assets/tagger_default), if present, is evaluated on the same test clips and listed too.
+after every model from whatever results exist (``--task none`` only rewrites it).
 
     nice python scripts/tagging_results.py --task clips & nice python scripts/tagging_results.py --task notes
 """
@@ -35,7 +34,6 @@ from spectrolab.tag.predict import load_tagger
 
 ROOT = Path(__file__).resolve().parent.parent
 TASKS = ("clips", "notes")
-SHIPPED = ROOT / "src" / "spectrolab" / "assets" / "tagger_default"
 
 
 def audio_seconds(tracks: TrackSet) -> float:
@@ -146,41 +144,13 @@ def write_table(work: Path, out: Path, args: argparse.Namespace) -> None:
             f"{_fmt(notes.get('accuracy'), '.3f')} | {_fmt(clips.get('roc_auc'), '.3f')} | "
             f"{_fmt(clips.get('pr_auc'), '.3f')} | {_fmt(speed, '.1f')} | {minutes} | {steps} |"
         )
-    shipped = shipped_row(args)
-    if shipped is not None:
-        train = json.loads((SHIPPED / "config.json").read_text())["metadata"]["train"]
-        lines += [
-            shipped,
-            "",
-            "The shipped tagger (`src/spectrolab/assets/tagger_default`, used by `spectrolab tag` by default) is "
-            f"`{train['model']}` trained on the same clips by `spectrolab train tagger` for {train['max_minutes']:g} "
-            f"min ({train['precision']} precision, batch {train['batch_size']}, seed {train['seed']}); its "
-            "config.json records the command's arguments and the data recipe.",
-        ]
+    lines += [
+        "",
+        "The shipped clips tagger (`spectrolab tag`'s default) is trained and scored apart: "
+        "results/tagging_clips.md (`scripts/tagging_clips_results.py`).",
+    ]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
-
-
-def shipped_row(args: argparse.Namespace) -> str | None:
-    """A table row for the shipped tagger, evaluated on the same test clips (cached in WORK/shipped.json)."""
-    if not (SHIPPED / "config.json").is_file():
-        return None
-    config = json.loads((SHIPPED / "config.json").read_text())
-    cache = Path(args.work) / "shipped.json"
-    result = json.loads(cache.read_text()) if cache.is_file() else {}
-    if result.get("steps") != config["metadata"]["steps"]:
-        tagger = load_tagger(SHIPPED)
-        tracks = load_tracks(args.clips, "test").spread(args.eval_clips)
-        start = time.perf_counter()
-        scores = evaluate_tagger(tagger, tracks)
-        seconds = time.perf_counter() - start
-        result = {"steps": config["metadata"]["steps"], "speed": audio_seconds(tracks) / seconds, **scores.as_dict()}
-        cache.write_text(json.dumps(result) + "\n")
-    meta = config["metadata"]
-    return (
-        f"| **shipped** `{config['name']}` | {meta['parameters'] / 1e6:.2f} | – | – | {result['roc_auc']:.3f} | "
-        f"{result['pr_auc']:.3f} | {result['speed']:.1f} | {meta['train_seconds'] / 60:.1f}/– | {meta['steps']}/– |"
-    )
 
 
 def main() -> None:
