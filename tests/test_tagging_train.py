@@ -387,9 +387,12 @@ def test_clip_tagger_is_evaluated_on_the_families_of_notes(tmp_path, notes, caps
 def test_shipped_tagger_works_out_of_the_box(clips, capsys):
     config = json.loads((DEFAULT_TAGGER / "config.json").read_text())
     meta = config["metadata"]
-    assert meta["labels"] == list(LABELS) and meta["data_recipe"]["soundfont"] == "FluidR3_GM.sf2"
+    assert meta["labels"] == list(LABELS) and meta["data_recipe"]["soundfont"] == [
+        "FluidR3_GM.sf2", "TimGM6mb.sf2", "OPL-3_FM_128M.sf2"
+    ]  # fmt: skip
     assert meta["train"]["seed"] == 0 and meta["train"]["max_minutes"] > 0 and meta["steps"] > 0
-    assert (DEFAULT_TAGGER / "model.safetensors").stat().st_size < 8_000_000
+    # ResNet-18 in float32: 11.2 M parameters, the biggest file the package ships (README: the clips tagger).
+    assert (DEFAULT_TAGGER / "model.safetensors").stat().st_size < 48_000_000
     wav = clips / "test" / "00001.wav"
     assert _cli("tag", str(wav), "--top", "17") == 0
     printed = capsys.readouterr().out.strip().split(": ", 1)[1]
