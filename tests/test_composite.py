@@ -259,6 +259,20 @@ def test_regions_at_the_edges_and_the_whole_sound(tmp_path, models, notes):
     assert abs(20 * np.log10(loudness[1] / loudness[0])) < abs(20 * np.log10(loudness[2] / loudness[0]))
 
 
+def test_in_place_edit_writes_the_composite_into_the_input_and_equals_the_copy(models, notes):
+    codec, prior = models
+    stereo = np.stack([notes[2].numpy(), 0.5 * notes[3].numpy()], axis=1)
+    audio = io.NativeAudio(np.round(stereo * 32767).astype(np.int16), 16000, "WAV", "PCM_16")
+    before = audio.samples.copy()
+    region = Region(1.0, 2.0, 200.0, 4000.0)
+    copied = edit_audio(audio, codec=codec, prior=prior, region=region)
+    assert np.array_equal(audio.samples, before) and copied.audio.samples is not audio.samples
+    in_place = edit_audio(audio, codec=codec, prior=prior, region=region, in_place=True)
+    assert in_place.audio.samples is audio.samples
+    assert np.array_equal(in_place.audio.samples, copied.audio.samples)
+    assert not np.array_equal(audio.samples, before)
+
+
 def test_the_requested_region_keeps_its_level_not_just_its_cells(models, notes):
     """The edit is pasted over whole cells (0.77-2.05 s for a 1-2 s request), but the level is matched on the
     rectangle the user asked for, so that is where the power stays (within a dB: a broadband gain over the

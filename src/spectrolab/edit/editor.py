@@ -238,6 +238,7 @@ def edit_audio(
     resynthesize: bool = False,
     feather: Feather = DEFAULT_FEATHER,
     match_level: bool = True,
+    in_place: bool = False,
     stopwatch: Stopwatch | None = None,
 ) -> EditResult:
     """Resample ``region`` of ``audio``'s code grid with ``prior`` and paste the decoded result into ``audio``.
@@ -251,6 +252,8 @@ def edit_audio(
         match_level: give the pasted edit the original's level inside the region as requested (before it is
             rounded out to whole cells; one broadband gain, :func:`~spectrolab.edit.composite.matched_level_gain`),
             so the region keeps its loudness.
+        in_place: write the composite into ``audio.samples`` itself instead of a copy (for a caller that owns
+            ``audio`` and needs only the result, as :func:`edit_file` does: a long file is not copied whole).
         stopwatch: collects the time per stage (a new one if not given; the result holds its figures).
 
     Returns:
@@ -345,7 +348,7 @@ def edit_audio(
             band_limit_hz=codec_rate / 2, feather=feather, match_level=match_level,
             level_region=region if isinstance(region, Region) else span,
         )  # fmt: skip
-        samples = audio.samples.copy()
+        samples = audio.samples if in_place else audio.samples.copy()
         samples[start:stop] = audio.quantize(mixed.wave)
     return outcome(
         audio=replace(audio, samples=samples), support=support, samples=(start, stop), edit_gain=mixed.edit_gain,
@@ -398,7 +401,7 @@ def edit_file(
     io.output_subtype(audio, out_path, subtype)
     result = edit_audio(
         audio, codec=codec, prior=prior, region=region, options=options, resynthesize=resynthesize,
-        feather=feather, match_level=match_level, stopwatch=watch,
+        feather=feather, match_level=match_level, in_place=True, stopwatch=watch,
     )  # fmt: skip
     with watch("save"):
         io.write_native(out_path, result.audio, subtype=subtype, force=force)
