@@ -160,6 +160,12 @@ def test_melif_if_channel_equals_the_if_of_the_warped_unwrapped_phase(notes):
     spec = rep._stft(wave)[:, :-1]
     phase = F_dsp.phase_from_instantaneous_frequency(F_dsp.instantaneous_frequency(spec.angle()))
     definition = F_dsp.instantaneous_frequency(rep.warp @ phase)
-    ours = rep(wave)[:, 1]
+    out = rep(wave)
+    ours = out[:, 1]
     difference = F_dsp.wrap_phase(math.pi * (ours - definition)).abs()  # the same angles, up to wrapping
-    assert float(difference.max()) < 1e-6
+    # Where the note is digital silence the STFT holds rounding residue, whose phase is arbitrary: compare the
+    # bands holding any energy in this frame and the one before (three in four here).
+    floor = math.log(rep.config.log_eps) + 1e-6
+    energetic = (out[:, 0] > floor) & (torch.nn.functional.pad(out[:, 0], (1, 0), value=floor)[..., :-1] > floor)
+    assert float(energetic.double().mean()) > 0.5
+    assert float(difference[energetic].max()) < 1e-6
