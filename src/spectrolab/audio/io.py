@@ -167,8 +167,12 @@ class NativeAudio:
 
     def mono(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Frames ``[start, stop)`` mixed to mono (the mean of the channels) as float64 (T',), full scale 1."""
-        weights = np.full(self.channels, 1.0 / (self.channels * self.scale))
-        return self.samples[start:stop].astype(np.float64) @ weights  # a product: numpy's mean over C is slow
+        part = self.samples[start:stop]
+        mix = part[:, 0].astype(np.float64)  # a sum in place: numpy's mean over C is slow, a product makes a copy
+        for channel in range(1, self.channels):
+            mix += part[:, channel]
+        mix *= 1.0 / (self.channels * self.scale)
+        return mix
 
     def quantize(self, wave: np.ndarray) -> np.ndarray:
         """Float (C, T') -> stored values (T', C) of this file's dtype, rounded to its step (no clipping: the

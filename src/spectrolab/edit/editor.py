@@ -205,8 +205,10 @@ def _reader(
     """``signal(a, b)`` for ``first <= a <= b <= length`` extended with zeros outside ``[first, length)``."""
 
     def read(start: int, stop: int) -> np.ndarray:
-        out = np.zeros(stop - start, dtype=np.float64)
         low, high = max(start, first), min(stop, length)
+        if (low, high) == (start, stop):
+            return signal(start, stop)
+        out = np.zeros(stop - start, dtype=np.float64)
         if high > low:
             out[low - start : high - start] = signal(low, high)
         return out
