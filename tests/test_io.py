@@ -119,3 +119,17 @@ def test_written_files_get_normal_permissions(tmp_path, notes):
     finally:
         os.umask(umask)
     assert path.stat().st_mode & 0o777 == 0o644 and raw.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.int32, np.float32])
+def test_native_mono_is_the_mean_of_the_channels_at_full_scale_one(dtype):
+    rng = np.random.default_rng(0)
+    scale = float(np.iinfo(dtype).max + 1) if np.issubdtype(dtype, np.integer) else 1.0
+    samples = (rng.uniform(-0.9, 0.9, (1000, 3)) * scale).astype(dtype)
+    subtype = {np.int16: "PCM_16", np.int32: "PCM_32", np.float32: "FLOAT"}[dtype]
+    audio = io.NativeAudio(samples, 16000, "WAV", subtype)
+    expected = samples[100:700].astype(np.float64).mean(axis=1) / scale
+    mono = audio.mono(100, 700)
+    assert mono.dtype == np.float64 and mono.shape == (600,)
+    np.testing.assert_allclose(mono, expected, rtol=0, atol=1e-15)
+    assert np.array_equal(audio.samples, samples.astype(dtype))  # the stored samples are untouched
