@@ -204,6 +204,28 @@ def collect(results: Path) -> dict[str, list[dict]]:
     return by_model
 
 
+# The designs the field's debate sets against each other (Won et al. 2020), for the table and the figure.
+DESIGNS = {
+    "fcn": "spectrogram VGG",
+    "short_chunk_cnn": "spectrogram VGG",
+    "short_chunk_resnet": "spectrogram VGG",
+    "crnn": "spectrogram VGG",
+    "musicnn": "domain-informed",
+    "harmonic_cnn": "domain-informed",
+    "sample_cnn": "raw waveform",
+    "sample_cnn_se": "raw waveform",
+    "cnnsa": "CNN + attention",
+    "music_tagging_transformer": "CNN + attention",
+}
+MARKERS = {"spectrogram VGG": "o", "domain-informed": "s", "raw waveform": "v", "CNN + attention": "D",
+           "vision backbone": "^"}  # fmt: skip
+
+
+def design(name: str) -> str:
+    """The design family of a registered tagger: timm models are adapted vision backbones."""
+    return "vision backbone" if name.startswith("timm/") else DESIGNS.get(name, "other")
+
+
 def _spread(values: list[float], spec: str) -> str:
     if not values:
         return "–"
@@ -230,16 +252,16 @@ def report(results: Path, out: Path, figure: Path) -> None:
         "ROC-AUC and PR-AUC: macro one-vs-rest over the 11 families, of the held-out library's notes (– where a "
         "run was scored before they were recorded).",
         "",
-        "| model | seeds | params (M) | held-out library acc. | held-out ROC-AUC | held-out PR-AUC "
+        "| model | design | seeds | params (M) | held-out library acc. | held-out ROC-AUC | held-out PR-AUC "
         "| unseen programs acc. | best valid acc. | steps | train min | train kJ (est.) | mJ per note (est.) "
         "| throughput (x RT) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, results in rows:
         kilojoules = [statistics.fmean(r["training_joules"]) / 1e3 for r in results]
         millijoules = [1e3 * statistics.fmean(r["library"]["joules_per_note"]) for r in results]
         lines.append(
-            f"| {name} | {len(results)} | {results[0]['parameters'] / 1e6:.2f} "
+            f"| {name} | {design(name)} | {len(results)} | {results[0]['parameters'] / 1e6:.2f} "
             f"| {_spread([r['library']['accuracy'] for r in results], '.3f')} "
             f"| {_spread([r['library']['roc_auc'] for r in results if 'roc_auc' in r['library']], '.3f')} "
             f"| {_spread([r['library']['pr_auc'] for r in results if 'pr_auc' in r['library']], '.3f')} "
@@ -258,30 +280,43 @@ def report(results: Path, out: Path, figure: Path) -> None:
 
 
 def plot(rows: list[tuple[str, list[dict]]], figure: Path) -> None:
-    """Validation accuracy against steps and against estimated training energy, and held-out accuracy against
-    training energy (one point per seed)."""
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    """Validation accuracy against steps and against estimated training energy (one line per seed), and held-out
+    accuracy against training energy and against inference energy per note (one point per model: the mean over
+    its seeds, whose number is in brackets, with their standard deviation)."""
+    fig, axes = plt.subplots(1, 4, figsize=(21, 5.2))
+    palette = plt.get_cmap("tab20")
     for index, (name, results) in enumerate(rows):
-        colour = f"C{index % 10}"
+        colour, marker = palette(index % 20), MARKERS.get(design(name), "o")
         for k, r in enumerate(results):
             steps = [p["step"] for p in r["curve"]]
             accuracy = [p["accuracy"] for p in r["curve"]]
             kilojoules = [statistics.fmean(p["joules"]) / 1e3 for p in r["curve"]]
             label = name if k == 0 else None
-            axes[0].plot(steps, accuracy, ".-", color=colour, alpha=0.8, label=label)
-            axes[1].plot(kilojoules, accuracy, ".-", color=colour, alpha=0.8)
-            low, high = (j / 1e3 for j in r["training_joules"])
-            axes[2].errorbar(statistics.fmean([low, high]), r["library"]["accuracy"], xerr=[[(high - low) / 2]] * 2,
-                             fmt="o", color=colour, capsize=3)  # fmt: skip
-            if k == 0:
-                axes[2].annotate(name, (statistics.fmean([low, high]), r["library"]["accuracy"]), fontsize=7,
-                                 xytext=(4, 4), textcoords="offset points")  # fmt: skip
+            axes[0].plot(steps, accuracy, "-", marker=marker, ms=3, color=colour, alpha=0.8, label=label)
+            axes[1].plot(kilojoules, accuracy, "-", marker=marker, ms=3, color=colour, alpha=0.8)
+        low = statistics.fmean(r["training_joules"][0] for r in results) / 1e3
+        high = statistics.fmean(r["training_joules"][1] for r in results) / 1e3
+        scores = [r["library"]["accuracy"] for r in results]
+        spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
+        centre, score = (low + high) / 2, statistics.fmean(scores)
+        axes[2].errorbar(centre, score, xerr=[[(high - low) / 2]] * 2, yerr=spread, fmt=marker, color=colour,
+                         capsize=3, elinewidth=0.8)  # fmt: skip
+        axes[2].annotate(f"{name} ({len(scores)})", (centre, score), fontsize=6.5, xytext=(4, 3),
+                         textcoords="offset points")  # fmt: skip
+        per_note = statistics.fmean(1e3 * statistics.fmean(r["library"]["joules_per_note"]) for r in results)
+        axes[3].errorbar(per_note, score, yerr=spread, fmt=marker, color=colour, capsize=3, elinewidth=0.8)
+        axes[3].annotate(name, (per_note, score), fontsize=6.5, xytext=(4, 3), textcoords="offset points")
+    for family, marker in MARKERS.items():
+        axes[2].plot([], [], marker, color="grey", label=family)
     axes[0].set(xlabel="optimiser steps", ylabel="validation accuracy", title="learning curves")
     axes[1].set(xlabel="training energy, kJ (estimated, mid-range)", ylabel="validation accuracy",
                 title="accuracy against training energy")  # fmt: skip
     axes[2].set(xlabel="training energy, kJ (estimated: bars span 3-10 W/core)", ylabel="held-out library accuracy",
-                title="score against training energy")  # fmt: skip
-    axes[0].legend(fontsize=7)
+                title="held-out score against training energy")  # fmt: skip
+    axes[3].set(xscale="log", xlabel="inference energy per note, mJ (estimated, one thread)",
+                ylabel="held-out library accuracy", title="held-out score against inference cost")  # fmt: skip
+    axes[0].legend(fontsize=6, ncol=2)
+    axes[2].legend(fontsize=7, loc="lower right")
     for ax in axes:
         ax.grid(alpha=0.3)
     fig.tight_layout()
