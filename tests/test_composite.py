@@ -273,6 +273,21 @@ def test_in_place_edit_writes_the_composite_into_the_input_and_equals_the_copy(m
     assert not np.array_equal(audio.samples, before)
 
 
+def test_edit_file_maps_its_input_and_leaves_it_untouched_even_when_writing_over_it(tmp_path, models, notes):
+    codec, prior = models
+    stereo = soxr.resample(np.stack([notes[1].numpy(), 0.5 * notes[4].numpy()], axis=1), 16000, 44100)
+    src = tmp_path / "in.wav"
+    sf.write(src, 0.8 * stereo, 44100, subtype="PCM_16")
+    original = src.read_bytes()
+    region = Region(1.0, 2.0, 200.0, 4000.0)
+    expected = edit_audio(io.read_native(src), codec=codec, prior=prior, region=region)
+    edit_file(src, tmp_path / "out.wav", codec=codec, prior=prior, region=region)
+    assert src.read_bytes() == original
+    assert np.array_equal(io.read_native(tmp_path / "out.wav").samples, expected.audio.samples)
+    edit_file(src, src, codec=codec, prior=prior, region=region, force=True)  # the edit replaces its input
+    assert src.read_bytes() == (tmp_path / "out.wav").read_bytes()
+
+
 def test_the_requested_region_keeps_its_level_not_just_its_cells(models, notes):
     """The edit is pasted over whole cells (0.77-2.05 s for a 1-2 s request), but the level is matched on the
     rectangle the user asked for, so that is where the power stays (within a dB: a broadband gain over the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -133,3 +135,28 @@ def test_native_mono_is_the_mean_of_the_channels_at_full_scale_one(dtype):
     assert mono.dtype == np.float64 and mono.shape == (600,)
     np.testing.assert_allclose(mono, expected, rtol=0, atol=1e-15)
     assert np.array_equal(audio.samples, samples.astype(dtype))  # the stored samples are untouched
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"])
+def test_mapped_read_gives_what_a_read_gives_and_never_changes_the_file(tmp_path, subtype):
+    rng = np.random.default_rng(1)
+    path = tmp_path / "in.wav"
+    sf.write(path, rng.uniform(-0.9, 0.9, (3001, 2)), 44100, subtype=subtype)
+    data = path.read_bytes()  # put an odd-sized chunk (padded to even) before the samples, as editors may
+    at = data.index(b"data")
+    data = data[:at] + b"JUNK" + struct.pack("<I", 5) + b"12345\0" + data[at:]
+    path.write_bytes(data[:4] + struct.pack("<I", len(data) - 8) + data[8:])
+    before = path.read_bytes()
+    read, mapped = io.read_native(path), io.read_native(path, mapped=True)
+    assert mapped.subtype == read.subtype and mapped.samples.dtype == read.samples.dtype
+    assert np.array_equal(mapped.samples, read.samples)
+    assert isinstance(mapped.samples, np.memmap) == (subtype != "PCM_24")  # 24-bit is widened on reading
+    mapped.samples[100:200] = 0  # copy-on-write: the file keeps its bytes
+    assert path.read_bytes() == before and np.array_equal(io.read_native(path).samples, read.samples)
+
+
+def test_mapped_read_falls_back_to_reading_other_formats(tmp_path):
+    path = tmp_path / "in.flac"
+    sf.write(path, np.zeros((1000, 1)) + 0.25, 16000, subtype="PCM_16")
+    mapped = io.read_native(path, mapped=True)
+    assert not isinstance(mapped.samples, np.memmap) and np.all(mapped.samples == 8192)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io as _io
 import os
+import struct
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +40,8 @@ _INTEGER_SUBTYPES = {
     "PCM_32": (np.int32, 1),
 }
 _FLOAT_SUBTYPES = {"FLOAT": np.float32, "DOUBLE": np.float64}
+# WAV subtypes whose stored bytes are the values read_native gives (little-endian), so they can be mapped.
+_MAPPABLE_SUBTYPES = {"PCM_16": np.int16, "PCM_32": np.int32, "FLOAT": np.float32, "DOUBLE": np.float64}
 _SFC_SET_ADD_PEAK_CHUNK = 0x1050
 _OGG_SERIAL = 0x5350_4C42  # "SPLB": the fixed serial number of every Ogg stream we write
 
@@ -196,16 +200,25 @@ def output_subtype(native: NativeAudio, path: str | os.PathLike[str], subtype: s
     return native.subtype if sf.check_format(fmt, native.subtype) else sf.default_subtype(fmt)
 
 
-def read_native(path: str | os.PathLike[str]) -> NativeAudio:
-    """Read a file's samples exactly as stored (see :class:`NativeAudio`), with the checks of :func:`load`."""
+def read_native(path: str | os.PathLike[str], *, mapped: bool = False) -> NativeAudio:
+    """Read a file's samples exactly as stored (see :class:`NativeAudio`), with the checks of :func:`load`.
+
+    ``mapped`` maps a WAV file's 16- or 32-bit PCM or float samples (copy-on-write: changing them never
+    changes the file) instead of reading them into new memory, so a caller that changes a part of a long file
+    pays for that part only; other files are read as usual.
+    """
     path = Path(path)
     meta = info(path)
     check_sample_rate(meta.sample_rate, what=f"{path}: file sample rate")
     header = sf.info(str(path))
     subtype = header.subtype
     dtype = _INTEGER_SUBTYPES.get(subtype, (_FLOAT_SUBTYPES.get(subtype, np.float32), 1))[0]
+    samples = None
+    if mapped:
+        samples = _map_wav(path, fmt=header.format, subtype=subtype, frames=header.frames, channels=header.channels)
     try:
-        samples, _ = sf.read(str(path), dtype=dtype, always_2d=True)
+        if samples is None:
+            samples, _ = sf.read(str(path), dtype=dtype, always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise AudioError(f"{path}: not a readable audio file ({exc})") from exc
     if samples.shape[0] == 0:
@@ -213,6 +226,32 @@ def read_native(path: str | os.PathLike[str]) -> NativeAudio:
     if samples.dtype.kind == "f" and not np.isfinite(samples).all():
         raise AudioError(f"{path}: contains NaN or infinite samples")
     return NativeAudio(samples, meta.sample_rate, header.format, subtype)
+
+
+def _wav_data_chunk(path: Path) -> tuple[int, int] | None:
+    """Byte offset and size of the ``data`` chunk of a RIFF WAVE file; ``None`` for any other file."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+            return None
+        while len(chunk := fh.read(8)) == 8:
+            name, size = struct.unpack("<4sI", chunk)
+            if name == b"data":
+                return fh.tell(), size
+            fh.seek(size + (size & 1), os.SEEK_CUR)  # chunks are padded to an even size
+    return None
+
+
+def _map_wav(path: Path, *, fmt: str, subtype: str, frames: int, channels: int) -> np.ndarray | None:
+    """The samples (T, C) of a WAV file mapped copy-on-write, or ``None`` where they are not stored as
+    :func:`read_native` gives them (other formats and subtypes, a short data chunk, a big-endian machine)."""
+    dtype = _MAPPABLE_SUBTYPES.get(subtype)
+    if fmt != "WAV" or dtype is None or frames == 0 or sys.byteorder != "little":
+        return None
+    chunk = _wav_data_chunk(path)
+    if chunk is None or chunk[1] < frames * channels * np.dtype(dtype).itemsize:
+        return None
+    return np.memmap(path, dtype=dtype, mode="c", offset=chunk[0], shape=(frames, channels))
 
 
 def _ogg_crc(page: bytes) -> int:

@@ -399,7 +399,7 @@ def edit_file(
     io.check_writable(Path(out_path), force=force)
     watch = Stopwatch()
     with watch("load"):
-        audio = io.read_native(in_path)
+        audio = io.read_native(in_path, mapped=True)  # pasted into in place: only the region's pages are copied
     io.output_subtype(audio, out_path, subtype)
     result = edit_audio(
         audio, codec=codec, prior=prior, region=region, options=options, resynthesize=resynthesize,
