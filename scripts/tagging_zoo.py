@@ -13,7 +13,8 @@ Protocol (recorded in every result file; a result made under another protocol is
   gain/shift/SpecAugment augmentation of the cached log-mels (models trained on waveforms go without: the
   augmentations act on the cache), a fixed wall-clock budget on one CPU thread, validation every
   ``--val-every`` steps on ``--val-tracks`` valid notes, the best validation checkpoint kept. Models that take
-  an input length get 64,000 samples (the note); mel models train on the memory-mapped log-mel cache of their front end
+  an input length get the note's (64,000 samples at 16 kHz; 88,200 for the 22.05 kHz Music Tagging
+  Transformer); mel models train on the memory-mapped log-mel cache of their front end
   (``--feature-cache``, one per distinct front end), models with their own front end on waveforms.
 * **Measured**: accuracy on ``--eval-notes`` notes spread over each test split; parameters; training time and
   estimated energy (``EnergyRecorder``: CPU-seconds x 3-10 W/core + RAM); the learning curve (validation
@@ -50,7 +51,6 @@ from spectrolab.tag.predict import load_tagger
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTE_SAMPLES = 64000
-NOTE_ARGS = ["--model-arg", f"input_length={NOTE_SAMPLES}"]
 PROTOCOL_VERSION = 1
 
 
@@ -73,24 +73,33 @@ def protocol(args: argparse.Namespace) -> dict:
     }
 
 
+def note_samples(model: torch.nn.Module) -> int:
+    """A 4 s note's length in samples at ``model``'s rate: 64,000 at 16 kHz, 88,200 for the Music Tagging
+    Transformer's 22.05 kHz (the note resampled), so that every model sees the whole note as one chunk."""
+    return round(NOTE_SAMPLES / 16000 * int(getattr(model, "sample_rate", 16000)))
+
+
 def note_model(name: str) -> tuple[torch.nn.Module, list[str]]:
-    """``name`` built for 4 s notes, and the ``--model-arg`` that does it: ``input_length=64000`` where the
-    builder takes it and its poolings fit in it (fcn and SampleCNN have fixed inputs; the Harmonic CNN's
-    poolings need 4.6 s, so it keeps its 5 s input and the note is zero-padded to it)."""
+    """``name`` built for 4 s notes, and the ``--model-arg`` that does it: ``input_length`` of a note at the
+    model's rate (:func:`note_samples`) where the builder takes it and its poolings fit in it (fcn and SampleCNN
+    have fixed inputs; the Harmonic CNN's poolings need 4.6 s, so it keeps its 5 s input and the note is
+    zero-padded to it)."""
+    default = create_model(name, num_classes=11)
+    length = note_samples(default)
     try:
-        model = create_model(name, num_classes=11, input_length=NOTE_SAMPLES)
+        model = create_model(name, num_classes=11, input_length=length)
     except ModelError:
-        return create_model(name, num_classes=11), []
-    if getattr(model, "min_input_length", 1) > NOTE_SAMPLES:
-        return create_model(name, num_classes=11), []
-    return model, NOTE_ARGS
+        return default, []
+    if getattr(model, "min_input_length", 1) > length:
+        return default, []
+    return model, ["--model-arg", f"input_length={length}"]
 
 
 def cache_dir(model: torch.nn.Module, args: argparse.Namespace) -> Path | None:
     """The feature cache of ``model``'s front end (one folder per distinct log-mel config); None for waveform
     models, and for mel models whose fixed input is longer than a note (FCN's 29 s: its cache would be 7 parts
     padding in 8, 28 GB)."""
-    if not isinstance(model, MelTaggingModel) or model.input_length > NOTE_SAMPLES:
+    if not isinstance(model, MelTaggingModel) or model.input_length > note_samples(model):
         return None
     c = model.frontend.logmel.config
     tag = f"mel{c.n_mels}-fft{c.n_fft}-hop{c.hop_length}-fmax{c.f_max:g}-{model.input_length}"
@@ -167,6 +176,7 @@ def run_one(name: str, seed: int, args: argparse.Namespace) -> dict:
         "parameters": config["parameters"],
         "feature_cache": cache is not None,
         "augmented": cache is not None,
+        "input_length": int(getattr(model, "input_length", 0)),
         "train_seconds": config["train_seconds"],
         "steps": config["steps"],
         "best_valid": config["best_score"]["val/accuracy"],
