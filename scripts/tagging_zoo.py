@@ -219,15 +219,15 @@ DESIGNS = {
     "fcn": "spectrogram VGG",
     "short_chunk_cnn": "spectrogram VGG",
     "short_chunk_resnet": "spectrogram VGG",
-    "crnn": "spectrogram VGG",
+    "crnn": "CNN + sequence model",
     "musicnn": "domain-informed",
     "harmonic_cnn": "domain-informed",
     "sample_cnn": "raw waveform",
     "sample_cnn_se": "raw waveform",
-    "cnnsa": "CNN + attention",
-    "music_tagging_transformer": "CNN + attention",
+    "cnnsa": "CNN + sequence model",
+    "music_tagging_transformer": "CNN + sequence model",
 }
-MARKERS = {"spectrogram VGG": "o", "domain-informed": "s", "raw waveform": "v", "CNN + attention": "D",
+MARKERS = {"spectrogram VGG": "o", "domain-informed": "s", "raw waveform": "v", "CNN + sequence model": "D",
            "vision backbone": "^"}  # fmt: skip
 
 
