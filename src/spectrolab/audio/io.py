@@ -40,8 +40,6 @@ _INTEGER_SUBTYPES = {
     "PCM_32": (np.int32, 1),
 }
 _FLOAT_SUBTYPES = {"FLOAT": np.float32, "DOUBLE": np.float64}
-# WAV subtypes whose stored bytes are the values read_native gives (little-endian), so they can be mapped.
-_MAPPABLE_SUBTYPES = {"PCM_16": np.int16, "PCM_32": np.int32, "FLOAT": np.float32, "DOUBLE": np.float64}
 _SFC_SET_ADD_PEAK_CHUNK = 0x1050
 _OGG_SERIAL = 0x5350_4C42  # "SPLB": the fixed serial number of every Ogg stream we write
 
@@ -215,7 +213,9 @@ def read_native(path: str | os.PathLike[str], *, mapped: bool = False) -> Native
     dtype = _INTEGER_SUBTYPES.get(subtype, (_FLOAT_SUBTYPES.get(subtype, np.float32), 1))[0]
     samples = None
     if mapped:
-        samples = _map_wav(path, fmt=header.format, subtype=subtype, frames=header.frames, channels=header.channels)
+        samples = _map_wav(
+            path, fmt=header.format, subtype=subtype, dtype=dtype, frames=header.frames, channels=header.channels
+        )
     try:
         if samples is None:
             samples, _ = sf.read(str(path), dtype=dtype, always_2d=True)
@@ -242,11 +242,13 @@ def _wav_data_chunk(path: Path) -> tuple[int, int] | None:
     return None
 
 
-def _map_wav(path: Path, *, fmt: str, subtype: str, frames: int, channels: int) -> np.ndarray | None:
-    """The samples (T, C) of a WAV file mapped copy-on-write, or ``None`` where they are not stored as
-    :func:`read_native` gives them (other formats and subtypes, a short data chunk, a big-endian machine)."""
-    dtype = _MAPPABLE_SUBTYPES.get(subtype)
-    if fmt != "WAV" or dtype is None or frames == 0 or sys.byteorder != "little":
+def _map_wav(
+    path: Path, *, fmt: str, subtype: str, dtype: np.dtype | type, frames: int, channels: int
+) -> np.ndarray | None:
+    """The samples (T, C) of a WAV file as ``dtype``, mapped copy-on-write, or ``None`` where the stored bytes
+    are not those values (other formats, widened or unsigned PCM, a short data chunk, a big-endian machine)."""
+    stored_as_read = subtype in _FLOAT_SUBTYPES or _INTEGER_SUBTYPES.get(subtype, (None, 0))[1] == 1
+    if fmt != "WAV" or not stored_as_read or frames == 0 or sys.byteorder != "little":
         return None
     chunk = _wav_data_chunk(path)
     if chunk is None or chunk[1] < frames * channels * np.dtype(dtype).itemsize:
