@@ -20,7 +20,7 @@ from spectrolab.models.tagging import MelFrontEnd
 from spectrolab.models.tagging.base import MelTaggingModel
 from spectrolab.tag.evaluate import evaluate_tagger
 from spectrolab.tag.predict import load_tagger
-from spectrolab.training.tagging import TrainConfig, balanced_weights, train_tagger
+from spectrolab.training.tagging import TaggerModule, TrainConfig, balanced_weights, train_tagger
 
 LENGTH = 64000  # one whole fixture note
 
@@ -133,13 +133,40 @@ def test_training_on_the_cache_validates_as_inference_on_waveforms(nsynth, tmp_p
     assert saved["feature_cache"] == str(tmp_path / "cache") and saved["augment"]["max_shift"] == 4
 
 
+def test_waveform_batches_are_augmented_per_item_on_the_front_ends_log_mel():
+    augment = Augment(gain_db=6.0, max_shift=5, freq_mask=8, time_mask=20)
+    module = TaggerModule(
+        "short_chunk_resnet",
+        labels=list("abc"),
+        multilabel=True,
+        model_args={"input_length": 16000, "n_channels": 4},
+        augment={"gain_db": 6.0, "max_shift": 5, "freq_mask": 8, "time_mask": 20},
+    ).eval()
+    wave = torch.randn(3, 16000)
+    torch.manual_seed(7)
+    logits = module._training_logits(wave)
+    torch.manual_seed(7)
+    model = module.model
+    spec = model.frontend.logmel(model.waveform(wave))
+    augmented = torch.stack([augment_logmel(s, augment) for s in spec])
+    assert torch.allclose(logits, model.forward_features(augmented), atol=1e-6)
+    changed = (augmented - spec).abs().flatten(1).amax(dim=1)
+    assert bool((changed > 0.5).all()) and len(set(changed.tolist())) == 3  # every item, its own draw
+    args = module.hparams["model_args"]
+    plain = TaggerModule("short_chunk_resnet", labels=list("abc"), multilabel=True, model_args=args)
+    plain.load_state_dict(module.state_dict())
+    assert torch.equal(plain.eval()._training_logits(wave), module(wave))
+
+
 def test_feature_cache_refuses_a_model_without_a_mel_front_end(nsynth, tmp_path, capsys):
     argv = ["train", "tagger", "--model", "sample_cnn", "--data", str(nsynth), "--out", str(tmp_path / "run")]
     assert main([*argv, "--feature-cache", str(tmp_path / "cache"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "--feature-cache: sample_cnn has no mel front end" in err and len(err.strip().splitlines()) == 1
     assert main([*argv, "--aug-gain-db", "3", "--quiet"]) == 2
-    assert "need --feature-cache" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "augmentations (gain, shift, masks): sample_cnn has no mel front end" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_balanced_weights_give_every_class_the_same_total_weight():

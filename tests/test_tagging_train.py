@@ -37,7 +37,7 @@ from spectrolab.tag.evaluate import evaluate_tagger
 from spectrolab.tag.metrics import accuracy, multilabel_scores, single_label_scores
 from spectrolab.tag.predict import DEFAULT_TAGGER, load_tagger, predict_files
 from spectrolab.training.logs import csv_history_kept
-from spectrolab.training.tagging import TaggerModule, TrainConfig, train_tagger
+from spectrolab.training.tagging import TaggerModule, TrainConfig, WarmStart, train_tagger
 
 
 class TinyTagger(nn.Module):
@@ -451,3 +451,28 @@ def test_tag_refuses_a_checkpoint_holding_objects_in_one_line(tmp_path, capsys):
     assert "pickled torch.nn.modules.linear.Linear object" in err and len(err.strip().splitlines()) == 1
     assert main(["tag", str(note), "--model", str(tmp_path / "garbage.ckpt")]) == 2
     assert "garbage.ckpt: not a checkpoint of `spectrolab train tagger` (unreadable" in capsys.readouterr().err
+
+
+def test_a_warm_start_loads_every_tensor_but_the_classifier_and_is_recorded(clips, tmp_path):
+    source = create_model("test/tiny-tagger", num_classes=11, input_length=3000)
+    save_model_dir(source, tmp_path / "notes", metadata={})
+    warm = WarmStart.from_tagger(tmp_path / "notes")
+    assert warm.model_args == {"input_length": 3000} and warm.num_classes == 11
+    target = create_model("test/tiny-tagger", num_classes=len(LABELS), **warm.model_args)
+    head = target.head.weight.detach().clone()
+    assert warm.load_into(target, name="test/tiny-tagger") == ["head.weight", "head.bias"]
+    assert torch.equal(target.conv.weight, source.conv.weight) and torch.equal(target.conv.bias, source.conv.bias)
+    assert torch.equal(target.head.weight, head)  # the classifier of the other labels keeps its initialisation
+    with pytest.raises(ConfigError, match="it is a test/tiny-tagger, not a short_chunk_cnn"):
+        warm.load_into(target, name="short_chunk_cnn")
+    wider = create_model("test/tiny-tagger", num_classes=11)
+    wider.conv = nn.Conv1d(1, 4, kernel_size=32, stride=32)
+    with pytest.raises(ConfigError, match=r"conv.weight has shape \(4, 1, 64\) there and shape \(4, 1, 32\) here"):
+        warm.load_into(wider, name="test/tiny-tagger")
+    # Training from it: the source's builder arguments are the defaults, and the model records where it started.
+    result = train_tagger(_config(clips, tmp_path / "run", init_from=str(tmp_path / "notes")))
+    config = json.loads((result.model_dir / "config.json").read_text())
+    assert config["args"]["input_length"] == 3000 and config["args"]["num_classes"] == len(LABELS)
+    started = config["metadata"]["warm_start"]
+    assert started["sha256"] == warm.sha256 and started["fresh"] == ["head.weight", "head.bias"]
+    assert config["metadata"]["train"]["init_from"] == str(tmp_path / "notes")

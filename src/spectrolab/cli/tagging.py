@@ -69,6 +69,7 @@ def _train(args: argparse.Namespace) -> int:
             freq_mask=args.aug_freq_mask,
             time_mask=args.aug_time_mask,
         ),
+        init_from=args.init_from,
         resume=args.resume,
         progress=not args.quiet,
         force=args.force,
@@ -184,10 +185,16 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
         help="mel taggers: train and validate on log-mels cached (memory-mapped) in DIR, built on first use; "
         "one item per track, its first input_length samples",
     )
-    p.add_argument("--aug-gain-db", type=float, default=0.0, help="with --feature-cache: random gain, +-dB")
-    p.add_argument("--aug-shift", type=int, default=0, help="with --feature-cache: delay onsets by up to N frames")
-    p.add_argument("--aug-freq-mask", type=int, default=0, help="with --feature-cache: mask up to N mel bands")
-    p.add_argument("--aug-time-mask", type=int, default=0, help="with --feature-cache: mask up to N frames")
+    p.add_argument("--aug-gain-db", type=float, default=0.0, help="mel taggers: random gain of the log-mel, +-dB")
+    p.add_argument("--aug-shift", type=int, default=0, help="mel taggers: delay onsets by up to N frames")
+    p.add_argument("--aug-freq-mask", type=int, default=0, help="mel taggers: mask up to N mel bands")
+    p.add_argument("--aug-time-mask", type=int, default=0, help="mel taggers: mask up to N frames")
+    p.add_argument(
+        "--init-from",
+        metavar="TAGGER",
+        help="start from the weights of a trained tagger of the same model (built-in name, e.g. notes, or model "
+        "directory); its builder arguments are the defaults, and a classifier for other labels starts fresh",
+    )
     p.add_argument("--resume", help="checkpoint to resume from (e.g. OUT/checkpoints/last.ckpt)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--verbose", action="store_true", help="also show Lightning's own messages and warnings")

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 from torchmetrics.aggregation import CatMetric
 
 from spectrolab.audio.representations import LogMel
-from spectrolab.data.feature_cache import Augment, CachedFeatures, FeatureCache, feature_cache
+from spectrolab.data.feature_cache import Augment, CachedFeatures, FeatureCache, augment_logmel, feature_cache
 from spectrolab.data.tracks import (
     RandomChunks,
     SongBatch,
@@ -43,6 +43,7 @@ from spectrolab.data.tracks import (
 )
 from spectrolab.errors import ConfigError, ModelError, OutputExistsError
 from spectrolab.models import count_parameters, create_model, save_model_dir
+from spectrolab.models.registry import load_model_dir, read_config
 from spectrolab.models.tagging.base import MelTaggingModel
 from spectrolab.paths import SHIPPED_TAGGERS
 from spectrolab.tag.aggregate import Aggregation, aggregate_segments
@@ -77,11 +78,19 @@ class TaggerModule(L.LightningModule):
         class_weights: list[float] | None = None,
         lr_schedule: str = "constant",
         max_steps: int = -1,
+        augment: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         check_lr_schedule(lr_schedule, max_steps)
         self.save_hyperparameters()
         self.model = create_model(model_name, num_classes=len(labels), **(model_args or {}))
+        # Waveform batches are augmented here, on the front end's log-mel; cached log-mels come augmented.
+        self.augment = None if augment is None or inputs == "logmel" else Augment(**augment)
+        if self.augment is not None and not isinstance(self.model, MelTaggingModel):
+            raise ConfigError(
+                f"the log-mel augmentations (gain, shift, masks): {model_name} has no mel front end "
+                f"({type(self.model).__name__} computes its own features from the waveform)"
+            )
         self.multilabel = multilabel
         if multilabel:
             if class_weights is not None:
@@ -99,10 +108,19 @@ class TaggerModule(L.LightningModule):
         return self.model(x)
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        wave, target = batch
-        loss = self.loss(self(wave), target)
-        self.log("train/loss", loss, prog_bar=True, batch_size=wave.shape[0])
+        inputs, target = batch
+        loss = self.loss(self._training_logits(inputs), target)
+        self.log("train/loss", loss, prog_bar=True, batch_size=inputs.shape[0])
         return loss
+
+    def _training_logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Logits of a training batch; waveforms with augmentations go through the front end's log-mel, each
+        item with its own random draw of them."""
+        if self.augment is None:
+            return self(inputs)
+        model = cast(MelTaggingModel, self.model)
+        spec = model.frontend.logmel(model.waveform(inputs))
+        return model.forward_features(torch.stack([augment_logmel(item, self.augment) for item in spec]))
 
     def song_scores(self, batch: SongBatch) -> torch.Tensor:
         """Song-level scores (S, C) of the tracks in ``batch``, chunks run ``eval_batch_chunks`` at a time."""
@@ -283,6 +301,7 @@ class TrainConfig:
     balance: bool = False
     feature_cache: str | None = None
     augment: Augment = field(default_factory=Augment)
+    init_from: str | None = None
     resume: str | None = None
     progress: bool = True
     force: bool = False
@@ -328,8 +347,16 @@ def _trainer(config: TrainConfig, out: Path, monitor: str) -> L.Trainer:
     )
 
 
-def _export(config: TrainConfig, module: TaggerModule, trainer: L.Trainer, seconds: float) -> Path:
-    """Write the best weights as ``out/model`` with labels, recipe, seed, budget and scores in the metadata."""
+def _export(
+    config: TrainConfig,
+    module: TaggerModule,
+    trainer: L.Trainer,
+    seconds: float,
+    *,
+    warm_start: dict[str, Any] | None = None,
+) -> Path:
+    """Write the best weights as ``out/model`` with labels, recipe, seed, budget, scores and the warm start (the
+    tagger the weights started from, if any) in the metadata."""
     ckpt = trainer.checkpoint_callback
     assert isinstance(ckpt, ModelCheckpoint)
     best = ckpt.best_model_path or ckpt.last_model_path
@@ -347,7 +374,58 @@ def _export(config: TrainConfig, module: TaggerModule, trainer: L.Trainer, secon
         "parameters": count_parameters(module.model),
         "training_energy": training_energy(config.out),
     }
+    if warm_start is not None:
+        metadata["warm_start"] = warm_start
     return save_model_dir(module.model, Path(config.out) / "model", metadata=metadata, force=True)
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """A trained tagger whose weights start a new run: its directory, registered name, weights digest, builder
+    arguments (the new model's defaults, ``num_classes`` left out) and weights."""
+
+    directory: Path
+    name: str
+    sha256: str
+    model_args: dict[str, Any]
+    num_classes: int
+    state: dict[str, torch.Tensor]
+
+    @classmethod
+    def from_tagger(cls, source: str | os.PathLike[str]) -> WarmStart:
+        """``source``: a built-in tagger name (``notes``, ``clips``) or a model directory."""
+        loaded = load_model_dir(SHIPPED_TAGGERS.get(str(source), Path(source)))
+        args = dict(read_config(loaded.directory)["args"])
+        return cls(
+            directory=loaded.directory,
+            name=loaded.name,
+            sha256=loaded.sha256,
+            num_classes=int(args.pop("num_classes", -1)),
+            model_args=args,
+            state=loaded.model.state_dict(),
+        )
+
+    def load_into(self, model: torch.nn.Module, *, name: str) -> list[str]:
+        """Copy the source's weights into ``model`` (registered as ``name``) and return the names of the tensors
+        left at their initialisation: those of the classifier, whose first dimension counts the labels and
+        differs between label sets. Any other difference is a :class:`ConfigError` naming the tensor."""
+        if name != self.name:
+            raise ConfigError(f"--init-from {self.directory}: it is a {self.name}, not a {name}")
+        state, fresh = model.state_dict(), []
+        for key, value in state.items():
+            old = self.state.get(key)
+            if old is not None and old.shape == value.shape:
+                state[key] = old
+            elif old is not None and old.shape[1:] == value.shape[1:] and old.shape[:1] == (self.num_classes,):
+                fresh.append(key)
+            else:
+                there = "no such tensor" if old is None else f"shape {tuple(old.shape)}"
+                raise ConfigError(
+                    f"--init-from {self.directory}: {key} has {there} there and shape {tuple(value.shape)} here; "
+                    "give the same --model-arg"
+                )
+        model.load_state_dict(state, strict=True)
+        return fresh
 
 
 def balanced_weights(tracks: TrackSet) -> list[float]:
@@ -373,8 +451,6 @@ def _data_module(config: TrainConfig, probe: torch.nn.Module) -> TaggingDataModu
         "val_tracks": config.val_tracks,
     }
     if config.feature_cache is None:
-        if config.augment != Augment():
-            raise ConfigError("the log-mel augmentations (gain, shift, masks) need --feature-cache")
         return TaggingDataModule(config.data, **options)
     if not isinstance(probe, MelTaggingModel):
         raise ConfigError(
@@ -400,14 +476,16 @@ def train_tagger(config: TrainConfig) -> TrainResult:
     check_resume(config.resume)
     check_steps(config.max_steps)
     L.seed_everything(config.seed, workers=True, verbose=False)
-    probe = create_model(config.model, num_classes=1, **config.model_args)
+    warm = None if config.init_from is None else WarmStart.from_tagger(config.init_from)
+    model_args = config.model_args if warm is None else {**warm.model_args, **config.model_args}
+    probe = create_model(config.model, num_classes=1, **model_args)
     data = _data_module(config, probe)
     train_tracks = data.tracks("train")
     module = TaggerModule(
         config.model,
         labels=train_tracks.labels,
         multilabel=train_tracks.multilabel,
-        model_args=config.model_args,
+        model_args=model_args,
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
         aggregation=config.aggregation,  # type: ignore[arg-type]
@@ -415,7 +493,13 @@ def train_tagger(config: TrainConfig) -> TrainResult:
         class_weights=balanced_weights(train_tracks) if config.balance else None,
         lr_schedule=config.lr_schedule,
         max_steps=config.max_steps,
+        augment=None if config.augment == Augment() else asdict(config.augment),
     )
+    warm_metadata = None
+    if warm is not None:
+        fresh = warm.load_into(module.model, name=config.model)
+        warm_metadata = {"from": str(warm.directory), "sha256": warm.sha256, "fresh": fresh}
+        print(f"initialised from {warm.directory} (all tensors but {', '.join(fresh) or 'none'})", file=sys.stderr)
     trainer = _trainer(config, out, monitored_metric(train_tracks.multilabel))
     start = time.perf_counter()
     with csv_history_kept(out, trainer, resuming=config.resume is not None), lightning_errors():
@@ -423,7 +507,11 @@ def train_tagger(config: TrainConfig) -> TrainResult:
     seconds = time.perf_counter() - start
     ckpt = trainer.checkpoint_callback
     assert isinstance(ckpt, ModelCheckpoint)
-    model_dir = _export(config, module, trainer, seconds) if trainer.is_global_zero else Path(config.out) / "model"
+    model_dir = (
+        _export(config, module, trainer, seconds, warm_start=warm_metadata)
+        if trainer.is_global_zero
+        else Path(config.out) / "model"
+    )
     return TrainResult(
         model_dir=model_dir,
         best_checkpoint=Path(ckpt.best_model_path or ckpt.last_model_path),
