@@ -9,7 +9,9 @@ Protocol (recorded in every result file; a result made under another protocol is
   every pitch of every GM program, several velocities); the instrument family (11 classes) of single 4 s notes.
   The test split holds GM programs no training note came from. The held-out library (sf_GMbank, test split)
   was never trained, tuned or selected on; it is what the study ranks by.
-* **Training**: ``spectrolab train tagger``, seed S, batch 32, AdamW lr 1e-3, bf16-mixed, class-balanced loss,
+* **Training**: ``spectrolab train tagger``, seed S, batch 32, AdamW lr 1e-3, bf16-mixed (32-true on a CPU
+  without bfloat16 arithmetic, where it is emulated and many times slower; results record the precision and
+  the CPU where they were made), class-balanced loss,
   gain/shift/SpecAugment augmentation of the cached log-mels (models trained on waveforms go without: the
   augmentations act on the cache), a fixed wall-clock budget on one CPU thread, validation every
   ``--val-every`` steps on ``--val-tracks`` valid notes, the best validation checkpoint kept. Models that take
@@ -30,6 +32,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import platform
 import statistics
 import time
 from pathlib import Path
@@ -45,6 +48,7 @@ from spectrolab.data.tracks import load_tracks
 from spectrolab.energy.estimate import EstimateMeter
 from spectrolab.errors import ModelError
 from spectrolab.models import create_model, list_models
+from spectrolab.models.precision import native_bfloat16
 from spectrolab.models.tagging.base import MelTaggingModel
 from spectrolab.tag.evaluate import evaluate_tagger
 from spectrolab.tag.predict import load_tagger
@@ -145,6 +149,13 @@ def evaluate(model_dir: Path, data: str, count: int) -> dict:
     }
 
 
+def cpu_name() -> str:
+    """This machine's CPU model as Linux names it, and whether it does bfloat16 in hardware."""
+    names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if
+             line.startswith("model name")]  # fmt: skip
+    return f"{names[0] if names else platform.processor()}, {'native' if native_bfloat16() else 'no'} bfloat16"
+
+
 def run_one(name: str, seed: int, args: argparse.Namespace) -> dict:
     """Train and evaluate ``name`` with ``seed`` under the protocol; the result file is written last."""
     path = Path(args.results) / name.replace("/", "_") / f"seed{seed}.json"
@@ -152,7 +163,7 @@ def run_one(name: str, seed: int, args: argparse.Namespace) -> dict:
         return json.loads(path.read_text())
     run = Path(args.work) / name.replace("/", "_") / f"seed{seed}"
     argv = ["train", "tagger", "--model", name, "--data", args.data, "--out", str(run), "--seed", str(seed)]
-    argv += ["--batch-size", "32", "--lr", "1e-3", "--precision", "bf16-mixed", "--balance", "--quiet", "--force"]
+    argv += ["--batch-size", "32", "--lr", "1e-3", "--precision", "auto", "--balance", "--quiet", "--force"]
     argv += ["--max-minutes", str(args.minutes), "--val-tracks", str(args.val_tracks)]
     argv += ["--val-every-steps", str(args.val_every)]
     argv += ["--patience", "1000"]
@@ -179,6 +190,8 @@ def run_one(name: str, seed: int, args: argparse.Namespace) -> dict:
         "input_length": int(getattr(model, "input_length", 0)),
         "train_seconds": config["train_seconds"],
         "steps": config["steps"],
+        "precision": config["precision"],
+        "cpu": cpu_name(),
         "best_valid": config["best_score"]["val/accuracy"],
         "training_joules": [energy["joules_low"], energy["joules_high"]],
         "energy_method": energy["method"],

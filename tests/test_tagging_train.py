@@ -31,6 +31,7 @@ from spectrolab.data.nsynth_render import nsynth_example
 from spectrolab.data.tracks import load_tracks
 from spectrolab.errors import ConfigError, OutputExistsError
 from spectrolab.models import create_model, register_model, save_model_dir
+from spectrolab.models.precision import native_bfloat16
 from spectrolab.paths import SHIPPED_TAGGERS
 from spectrolab.tag.aggregate import aggregate, aggregate_segments
 from spectrolab.tag.evaluate import evaluate_tagger
@@ -476,3 +477,22 @@ def test_a_warm_start_loads_every_tensor_but_the_classifier_and_is_recorded(clip
     started = config["metadata"]["warm_start"]
     assert started["sha256"] == warm.sha256 and started["fresh"] == ["head.weight", "head.bias"]
     assert config["metadata"]["train"]["init_from"] == str(tmp_path / "notes")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bfloat16_only_where_the_cpu_has_it(monkeypatch, capsys, native):
+    from spectrolab.training import runs
+
+    monkeypatch.setattr(runs, "native_bfloat16", lambda: native)
+    assert runs.training_precision("auto") == ("bf16-mixed" if native else "32-true")
+    assert runs.training_precision("32-true") == "32-true" and capsys.readouterr().err == ""
+    assert runs.training_precision("bf16-mixed") == "bf16-mixed"  # asked for: kept, with a warning where emulated
+    err = capsys.readouterr().err
+    assert ("emulated" in err and len(err.strip().splitlines()) == 1) if not native else err == ""
+
+
+def test_the_exported_model_records_the_precision_it_trained_in(clips, tmp_path):
+    result = train_tagger(_config(clips, tmp_path / "run", precision="auto"))
+    meta = json.loads((result.model_dir / "config.json").read_text())["metadata"]
+    assert meta["train"]["precision"] == "auto"
+    assert meta["precision"] == ("bf16-mixed" if native_bfloat16() else "32-true")

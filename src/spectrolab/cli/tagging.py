@@ -12,7 +12,7 @@ from spectrolab.cli.train import subcommand_group, train_subparsers
 from spectrolab.errors import ConfigError
 from spectrolab.tag.names import AGGREGATIONS
 
-PRECISIONS = ("32-true", "bf16-mixed", "16-mixed")  # Lightning's names; 16-mixed needs a GPU
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "auto")  # Lightning's names (16-mixed needs a GPU), and auto
 
 
 def _model_args(pairs: list[str]) -> dict[str, Any]:
@@ -173,7 +173,8 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
         "--precision",
         choices=PRECISIONS,
         default="32-true",
-        help="Lightning precision; bf16-mixed trains 1.1-1.8x faster on CPUs with AVX512-BF16 (bench_train_step.py)",
+        help="Lightning precision; bf16-mixed trains 1.1-1.8x faster on CPUs with AVX512-BF16 or AMX and many times "
+        "slower on others (bench_train_step.py); auto: bf16-mixed where bfloat16 is native, else 32-true",
     )
     p.add_argument("--num-workers", type=int, default=0, help="data loader processes")
     p.add_argument(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from spectrolab.errors import ConfigError
+from spectrolab.models.precision import native_bfloat16
 
 LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "lightning_fabric", "pytorch_lightning")
 
@@ -42,6 +44,23 @@ def quiet_lightning(*, verbose: bool = False) -> Iterator[None]:
 def one_line(exc: BaseException) -> str:
     """An exception's message on one line."""
     return " ".join(str(exc).split())
+
+
+def training_precision(precision: str, *, accelerator: str = "cpu") -> str:
+    """Lightning's precision for ``precision``. ``"auto"`` is ``bf16-mixed`` where bfloat16 runs in hardware (a
+    CPU with AVX512-BF16 or AMX, a GPU that supports it) and ``32-true`` elsewhere. ``bf16-mixed`` asked for on a
+    CPU without it is kept, with a warning on stderr: there bfloat16 is emulated, many times slower than float32."""
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+    native = native_bfloat16() if on_cpu else torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if precision == "auto":
+        return "bf16-mixed" if native else "32-true"
+    if precision == "bf16-mixed" and on_cpu and not native:
+        print(
+            "warning: this CPU has no bfloat16 arithmetic (AVX512-BF16 or AMX), so bf16-mixed is emulated and many "
+            "times slower than 32-true; --precision auto picks the faster one",
+            file=sys.stderr,
+        )
+    return precision
 
 
 def make_trainer(**kwargs: Any) -> L.Trainer:

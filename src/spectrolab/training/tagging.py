@@ -52,7 +52,14 @@ from spectrolab.tag.predict import Tagger, load_tagger, model_int, tagger_from_m
 from spectrolab.training.checkpoints import BestCheckpoint, check_resume
 from spectrolab.training.energy import EnergyRecorder, training_energy
 from spectrolab.training.logs import csv_history_kept, run_loggers
-from spectrolab.training.runs import check_lr_schedule, check_steps, lightning_errors, make_trainer, scheduled
+from spectrolab.training.runs import (
+    check_lr_schedule,
+    check_steps,
+    lightning_errors,
+    make_trainer,
+    scheduled,
+    training_precision,
+)
 
 
 def monitored_metric(multilabel: bool) -> str:
@@ -332,7 +339,7 @@ def _trainer(config: TrainConfig, out: Path, monitor: str) -> L.Trainer:
         accelerator=config.accelerator,
         devices=config.devices,
         strategy=config.strategy,
-        precision=config.precision,
+        precision=training_precision(config.precision, accelerator=config.accelerator),
         max_epochs=config.max_epochs,
         max_steps=config.max_steps,
         max_time=None if config.max_minutes is None else timedelta(minutes=config.max_minutes),
@@ -371,6 +378,7 @@ def _export(
         "best_score": {monitored_metric(module.multilabel): float(ckpt.best_model_score or float("nan"))},
         "train_seconds": round(seconds, 1),
         "steps": trainer.global_step,
+        "precision": str(trainer.precision),
         "parameters": count_parameters(module.model),
         "training_energy": training_energy(config.out),
     }
