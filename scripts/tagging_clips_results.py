@@ -101,8 +101,15 @@ def describe(config: dict[str, Any]) -> str:
     return (
         f"`{train['model']}` ({meta['parameters'] / 1e6:.2f} M parameters), {counts.get('train', '?')} training "
         f"clips of {fonts or 'unknown libraries'} (seed {recipe.get('seed', '?')}), {meta['steps']} steps of batch "
-        f"{train['batch_size']} in {meta['train_seconds'] / 60:.0f} min, {train['precision']}"
+        f"{train['batch_size']} in {meta['train_seconds'] / 60:.0f} min, {meta.get('precision', train['precision'])}"
+        + (f", augmented ({augment})" if (augment := augmentation(train)) else "")
+        + (f", started from `{Path(w['from']).name}` ({w['sha256'][:12]})" if (w := meta.get("warm_start")) else "")
     )
+
+
+def augmentation(train: dict[str, Any]) -> str:
+    """The log-mel augmentations a run used, as ``name size`` pairs ('' for none)."""
+    return ", ".join(f"{k} {v:g}" for k, v in sorted((train.get("augment") or {}).items()) if v)
 
 
 def write(args: argparse.Namespace) -> None:
