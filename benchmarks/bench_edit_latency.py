@@ -36,6 +36,7 @@ from spectrolab.codec import Codec, load_codec
 from spectrolab.edit.blur import BlurOptions
 from spectrolab.edit.editor import EditResult, edit_file
 from spectrolab.edit.region import Region
+from spectrolab.models.precision import cpu_description
 from spectrolab.priors.api import load_prior
 from spectrolab.sampling import DEFAULT_STEPS
 
@@ -163,7 +164,8 @@ def markdown(
     peer = rows[0][1]
     lines = [
         f"From `python benchmarks/bench_edit_latency.py` ({threads} thread(s), {steps} steps, median of {runs} runs, "
-        "the cases taking turns; on the shared 2-core machine, so upper bounds), ms per edit of a 1 s x 200-4000 Hz "
+        f"the cases taking turns; {cpu_description()}; on the shared 2-core machine, so upper bounds), ms per edit "
+        "of a 1 s x 200-4000 Hz "
         "region, file to file, each run writing a new file (one row writes over an existing one):",
         "",
         "| edit | ms | x the codec round trip |",

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -48,7 +47,7 @@ from spectrolab.data.tracks import load_tracks
 from spectrolab.energy.estimate import EstimateMeter
 from spectrolab.errors import ModelError
 from spectrolab.models import create_model, list_models
-from spectrolab.models.precision import native_bfloat16
+from spectrolab.models.precision import cpu_description
 from spectrolab.models.tagging.base import MelTaggingModel
 from spectrolab.tag.evaluate import evaluate_tagger
 from spectrolab.tag.predict import load_tagger
@@ -149,13 +148,6 @@ def evaluate(model_dir: Path, data: str, count: int) -> dict:
     }
 
 
-def cpu_name() -> str:
-    """This machine's CPU model as Linux names it, and whether it does bfloat16 in hardware."""
-    names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if
-             line.startswith("model name")]  # fmt: skip
-    return f"{names[0] if names else platform.processor()}, {'native' if native_bfloat16() else 'no'} bfloat16"
-
-
 def run_one(name: str, seed: int, args: argparse.Namespace) -> dict:
     """Train and evaluate ``name`` with ``seed`` under the protocol; the result file is written last."""
     path = Path(args.results) / name.replace("/", "_") / f"seed{seed}.json"
@@ -191,7 +183,7 @@ def run_one(name: str, seed: int, args: argparse.Namespace) -> dict:
         "train_seconds": config["train_seconds"],
         "steps": config["steps"],
         "precision": config["precision"],
-        "cpu": cpu_name(),
+        "cpu": cpu_description(),
         "best_valid": config["best_score"]["val/accuracy"],
         "training_joules": [energy["joules_low"], energy["joules_high"]],
         "energy_method": energy["method"],

@@ -8,7 +8,9 @@ in eval mode, no gradient is recorded and its ``precision`` asks for it (:func:`
 from __future__ import annotations
 
 import copy
+import platform
 from functools import cache
+from pathlib import Path
 from typing import Literal, cast
 
 import torch
@@ -23,6 +25,16 @@ def native_bfloat16() -> bool:
     """Whether this CPU has bfloat16 arithmetic in hardware (AVX512-BF16 or AMX); elsewhere bfloat16 would be
     emulated, and slower than float32."""
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def cpu_description() -> str:
+    """This machine's CPU model as Linux names it (``platform.processor()`` elsewhere), and whether it does
+    bfloat16 in hardware: speed figures depend on both."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    name = names[0] if names else platform.processor() or platform.machine()
+    return f"{name}, {'native' if native_bfloat16() else 'no'} bfloat16"
 
 
 def uses_bfloat16(precision: Precision, device: torch.device) -> bool:
