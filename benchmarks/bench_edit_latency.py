@@ -165,8 +165,8 @@ def markdown(
     lines = [
         f"From `python benchmarks/bench_edit_latency.py` ({threads} thread(s), {steps} steps, median of {runs} runs, "
         f"the cases taking turns; {cpu_description()}; on the shared 2-core machine, so upper bounds), ms per edit "
-        "of a 1 s x 200-4000 Hz "
-        "region, file to file, each run writing a new file (one row writes over an existing one):",
+        "of a 1 s x 200-4000 Hz region, file to file, each run writing a new file (one row writes over an existing "
+        "one):",
         "",
         "| edit | ms | x the codec round trip |",
         "|---|---:|---:|",
