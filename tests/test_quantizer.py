@@ -114,3 +114,13 @@ def test_nearest_codes_equal_the_brute_force_argmin_of_distances():
     vectors, codebook = torch.randn(500, 16, generator=generator), torch.randn(300, 16, generator=generator)
     brute = torch.cdist(vectors.double(), codebook.double()).argmin(1)
     assert torch.equal(nearest_codes(vectors, codebook), brute)
+
+
+def test_nearest_codes_pick_the_first_of_tied_codes_and_keep_int64():
+    codebook = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])  # rows 2, 3 repeat rows 0, 1
+    vectors = torch.tensor([[2.0, 0.0], [0.0, 3.0], [0.5, 0.5]])
+    codes = nearest_codes(vectors, codebook)
+    assert codes.dtype == torch.int64
+    assert codes.tolist() == [0, 1, 0]  # the last vector is equally near all four: the first wins
+    grad = nearest_codes(vectors.requires_grad_(), codebook)  # a training batch's vectors carry gradients
+    assert torch.equal(grad, codes)

@@ -169,3 +169,18 @@ def test_melif_if_channel_equals_the_if_of_the_warped_unwrapped_phase(notes):
     energetic = (out[:, 0] > floor) & (torch.nn.functional.pad(out[:, 0], (1, 0), value=floor)[..., :-1] > floor)
     assert float(energetic.double().mean()) > 0.5
     assert float(difference[energetic].max()) < 1e-6
+
+
+def test_melif_steps_at_digital_silence_are_the_difference_of_the_angles(notes):
+    # STFT bins of exact zeros (silence before the note) have angle 0: a step into or out of them is the other
+    # side's angle, as in the plain difference of the angles, in every frame and band.
+    rep = MelIF(MelIFConfig.fast()).double()
+    wave = notes[:1].double().clone()
+    wave[:, : wave.shape[-1] // 2] = 0.0
+    spec = rep._stft(wave)[:, :-1]
+    assert bool((spec == 0).any()) and bool((spec != 0).any())
+    angle = spec.angle()
+    steps = torch.cat([angle[..., :1], F_dsp.wrap_phase(angle[..., 1:] - angle[..., :-1])], dim=-1)
+    expected = F_dsp.wrap_phase(rep.warp @ steps) / math.pi
+    difference = F_dsp.wrap_phase(math.pi * (rep(wave)[:, 1] - expected)).abs()
+    assert float(difference.max()) < 1e-9

@@ -315,13 +315,12 @@ class MelIF(Representation):
         linear = torch.empty((2 * batch, *spec.shape[1:]), dtype=spec.real.dtype, device=spec.device)
         torch.mul(spec.real, spec.real, out=linear[:batch]).addcmul_(spec.imag, spec.imag)
         torch.angle(spec[..., :1], out=linear[batch:, :, :1])
-        # Digital silence has angle 0: as 1 in the product, the step is the other side's angle, as in the
-        # difference of the angles.
-        nonzero = spec.masked_fill(spec == 0, 1)
-        steps, current, previous = linear[batch:, :, 1:], nonzero[..., 1:], nonzero[..., :-1]
+        steps, current, previous = linear[batch:, :, 1:], spec[..., 1:], spec[..., :-1]
         product = current * previous.conj()
         torch.angle(product, out=steps)
-        underflow = product == 0  # two tiny values whose product is below float's range: their angles' difference
+        # A zero product is digital silence on either side (angle 0) or two tiny values whose product is below
+        # float's range: there the step is the difference of the two angles.
+        underflow = product == 0
         if bool(underflow.any()):
             steps[underflow] = F.wrap_phase(current[underflow].angle() - previous[underflow].angle())
         mel = self.to_mel(linear)
