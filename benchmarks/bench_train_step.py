@@ -4,7 +4,9 @@
   linearity) against ``forward_plain`` (the textbook order, whose backward pass computes the input gradient of
   two tall 1-channel convolutions). Same numbers and gradients (tested); fp32.
 * Every model in ``--models``: ``--precision bf16-mixed`` (``torch.autocast`` on the CPU in bfloat16) against
-  fp32. Worth it only where the CPU has AVX512-BF16 or AMX; the script prints which flags it sees.
+  fp32. Worth it only where the CPU has AVX512-BF16 or AMX; the script prints which flags it sees. A codec
+  (``vqvae_default``) takes ``spectrolab train codec``'s step instead: its losses on 1 s crops, its vector
+  quantiser in float32 either way.
 
 One optimiser step (AdamW) on a batch of ``--batch-size`` chunks of real soundfont audio, median of
 ``--repeats`` after a warm-up, one thread by default (the results script trains on one thread per run).
@@ -25,6 +27,8 @@ import torch
 
 from spectrolab.data.soundfont import TEST_SOUNDFONT, NoteRenderer, NoteSpec
 from spectrolab.models import create_model
+from spectrolab.models.registry import model_info
+from spectrolab.training.codec import codec_losses, crop_samples
 
 DEFAULT_MODELS = ["musicnn", "short_chunk_cnn", "fcn", "sample_cnn", "timm/convnext_atto"]
 
@@ -59,8 +63,26 @@ def step_seconds(model: torch.nn.Module, step: Callable[[], torch.Tensor], repea
     return statistics.median(times)
 
 
+def measure_codec(name: str, args: argparse.Namespace) -> None:
+    """Print codec ``name``'s training step in fp32 and in bf16-mixed, and their ratio."""
+    torch.manual_seed(0)
+    model = create_model(name).train()
+    wave = audio_batch(args.batch_size, crop_samples(model, 1.0), model.sample_rate)
+
+    def loss(bf16: bool) -> torch.Tensor:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            return codec_losses(model, wave, if_weight=0.0)[0].total.float()
+
+    fp32 = step_seconds(model, lambda: loss(False), args.repeats)
+    bf16 = step_seconds(model, lambda: loss(True), args.repeats)
+    print(f"{name + ': bf16-mixed vs fp32':40s} {fp32:8.3f} {bf16:8.3f} {fp32 / bf16:8.2f}x", flush=True)
+
+
 def measure(name: str, args: argparse.Namespace) -> None:
     """Print the plain and the optimised step time of model ``name`` and their ratio."""
+    if model_info(name).task == "codec":
+        measure_codec(name, args)
+        return
     torch.manual_seed(0)
     model = create_model(name, num_classes=17).train()
     wave = audio_batch(args.batch_size, model.input_length, model.sample_rate)

@@ -124,3 +124,21 @@ def test_nearest_codes_pick_the_first_of_tied_codes_and_keep_int64():
     assert codes.tolist() == [0, 1, 0]  # the last vector is equally near all four: the first wins
     grad = nearest_codes(vectors.requires_grad_(), codebook)  # a training batch's vectors carry gradients
     assert torch.equal(grad, codes)
+
+
+def test_quantizer_runs_in_float32_under_bfloat16_autocast():
+    # bf16-mixed training hands the quantiser bfloat16 activations: its distances, codes and EMA updates stay
+    # those of float32 (the input's bfloat16 values, exactly widened).
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 6, 5).bfloat16()
+    plain, mixed = VectorQuantizer(64, 8, kmeans_init=False), VectorQuantizer(64, 8, kmeans_init=False)
+    mixed.load_state_dict(plain.state_dict())
+    torch.manual_seed(1)  # the same random restarts of unused codes in both
+    expected = plain(x.float())
+    torch.manual_seed(1)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        out = mixed(x)
+    assert out.quantized.dtype == torch.float32 and out.codebook_loss.dtype == torch.float32
+    assert torch.equal(out.codes, expected.codes)
+    torch.testing.assert_close(out.quantized, expected.quantized, rtol=0, atol=0)
+    torch.testing.assert_close(mixed.codebook, plain.codebook, rtol=0, atol=0)

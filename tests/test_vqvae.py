@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 
 import numpy as np
 import pytest
@@ -224,8 +225,33 @@ def test_train_codec_runs_resumes_and_exports(tmp_path):
         CodecTrainConfig(**{**train.__dict__, "max_steps": 3, "resume": str(tmp_path / "run/checkpoints/last.ckpt")})
     )
     assert resumed.steps == 3
-    energy = json.loads((resumed.model_dir / "config.json").read_text())["metadata"]["training_energy"]
+    metadata = json.loads((resumed.model_dir / "config.json").read_text())["metadata"]
+    energy = metadata["training_energy"]
     assert energy["sessions"] == 2 and 0 < energy["joules"][0] <= energy["joules"][1]
+    assert metadata["budget"]["precision"] == "32-true"
+
+
+def test_train_codec_in_bf16_mixed_records_it(tmp_path):
+    config = RenderConfig(soundfont=TEST_SOUNDFONT, programs=(0, 1, 2, 24, 25, 26), pitches=(60,), velocities=(100,))
+    render_nsynth(config, tmp_path / "data")
+    train = CodecTrainConfig(
+        data=[str(tmp_path / "data")],
+        out=str(tmp_path / "run"),
+        batch_size=2,
+        max_steps=2,
+        val_every=2,
+        val_notes=1,
+        train_notes=2,
+        max_minutes=None,
+        precision="bf16-mixed",
+        audio_weight=0.1,
+    )  # fmt: skip  (the audio loss inverts bfloat16 decoder outputs)
+    result = train_codec(train)
+    assert result.best_mel_lsd is not None and math.isfinite(result.best_mel_lsd)
+    metadata = json.loads((result.model_dir / "config.json").read_text())["metadata"]
+    assert metadata["budget"]["precision"] == "bf16-mixed" and metadata["train_config"]["precision"] == "bf16-mixed"
+    codec = load_codec(result.model_dir)  # exported in float32, as every shipped model
+    assert all(p.dtype == torch.float32 for p in codec.parameters())
 
 
 def test_libraries_share_the_notes_and_cosine_decays(tmp_path):

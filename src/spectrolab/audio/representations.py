@@ -302,8 +302,11 @@ class MelIF(Representation):
                 warnings.simplefilter("ignore", UserWarning)
                 sparse = self._sparse[key] = kept.to_sparse_csr()
         batch, bins, frames = x.shape
-        flat = x.transpose(0, 1).reshape(bins, batch * frames)
-        return (sparse @ flat).view(-1, batch, frames).transpose(0, 1)
+        # In the matrix's dtype, autocast or not: the sparse product has no bfloat16 kernel (mixed-precision
+        # training hands it bfloat16 decoder outputs to invert).
+        flat = x.transpose(0, 1).reshape(bins, batch * frames).to(matrix.dtype)
+        with torch.autocast(device_type=flat.device.type, enabled=False):
+            return (sparse @ flat).view(-1, batch, frames).transpose(0, 1)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         # A contiguous copy: the angles of torch.stft's frame-major layout take 1.5x as long.

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from spectrolab.cli.train import train_subparsers
+from spectrolab.cli.train import PRECISIONS, train_subparsers
 
 
 def _encode(args: argparse.Namespace) -> int:
@@ -60,6 +60,7 @@ def _train(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         val_every=args.val_every,
         threads=args.threads,
+        precision=args.precision,
         seed=args.seed,
         resume=args.resume,
         force=args.force,
@@ -115,6 +116,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, default=-1, help="step budget (-1: none, the time budget decides)")
     p.add_argument("--val-every", type=int, default=300, help="validate every this many steps")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="32-true",
+        help="Lightning precision; the vector quantiser always runs in float32; auto: bf16-mixed where bfloat16 is "
+        "native, else 32-true",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--resume", help="checkpoint to resume from (e.g. OUT/checkpoints/last.ckpt)")
     p.add_argument("--verbose", action="store_true", help="also show Lightning's own messages and warnings")

@@ -8,11 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from spectrolab.cli.energy import add_energy_options, run_measured
-from spectrolab.cli.train import subcommand_group, train_subparsers
+from spectrolab.cli.train import PRECISIONS, subcommand_group, train_subparsers
 from spectrolab.errors import ConfigError
 from spectrolab.tag.names import AGGREGATIONS
-
-PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "auto")  # Lightning's names (16-mixed needs a GPU), and auto
 
 
 def _model_args(pairs: list[str]) -> dict[str, Any]:

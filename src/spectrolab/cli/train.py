@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+PRECISIONS = ("32-true", "bf16-mixed", "16-mixed", "auto")  # Lightning's names (16-mixed needs a GPU), and auto
+
 
 def subcommand_group(subparsers: argparse._SubParsersAction, name: str, *, help: str) -> argparse._SubParsersAction:
     """The sub-subparsers of group ``name`` under ``subparsers``, creating the group if it does not exist."""

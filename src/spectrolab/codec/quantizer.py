@@ -130,7 +130,14 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("initialized", torch.tensor(not kmeans_init))
 
     def forward(self, x: torch.Tensor) -> QuantizerOutput:
-        """Quantise (B, C, H, W) -> :class:`QuantizerOutput`; updates the codebook in training mode."""
+        """Quantise (B, C, H, W) -> :class:`QuantizerOutput`; updates the codebook in training mode.
+
+        Always in float32, also under mixed-precision autocast (bf16-mixed training): the nearest codes and the
+        EMA sums are distances and averages that bfloat16's 8 significant bits would blur."""
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self._quantize(x.float())
+
+    def _quantize(self, x: torch.Tensor) -> QuantizerOutput:
         b, c, h, w = x.shape
         flat = self._flat(x)
         if self.training and not bool(self.initialized):

@@ -308,7 +308,12 @@ class Codec(nn.Module):
         return self.phase == "decoded"
 
     def invert(self, spec: torch.Tensor, *, num_samples: int) -> torch.Tensor:
-        """Spectrogram (B, 2, n_mels, N) in representation units -> waveform (B, num_samples), by ``phase``."""
+        """Spectrogram (B, 2, n_mels, N) in representation units -> waveform (B, num_samples), by ``phase``;
+        in float32 also under mixed-precision autocast (complex spectra have no bfloat16 type)."""
+        with torch.autocast(device_type=spec.device.type, enabled=False):
+            return self._invert(spec.float(), num_samples=num_samples)
+
+    def _invert(self, spec: torch.Tensor, *, num_samples: int) -> torch.Tensor:
         rep = self.representation
         if self.phase == "decoded":
             return rep.inverse(spec, length=num_samples)

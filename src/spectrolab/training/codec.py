@@ -34,7 +34,14 @@ from spectrolab.training.callbacks import CodecMediaLogger
 from spectrolab.training.checkpoints import BestCheckpoint, check_resume
 from spectrolab.training.energy import EnergyRecorder, training_energy
 from spectrolab.training.logs import csv_history_kept, run_loggers
-from spectrolab.training.runs import check_lr_schedule, check_steps, lightning_errors, make_trainer, scheduled
+from spectrolab.training.runs import (
+    check_lr_schedule,
+    check_steps,
+    lightning_errors,
+    make_trainer,
+    scheduled,
+    training_precision,
+)
 
 
 @dataclass
@@ -248,6 +255,7 @@ class CodecTrainConfig:
     max_steps: int = -1
     val_every: int = 300
     threads: int = 1
+    precision: str = "32-true"
     seed: int = 0
     resume: str | None = None
     force: bool = False
@@ -267,13 +275,14 @@ class CodecTrainResult:
     best_mel_lsd: float | None
 
 
-def _trainer(config: CodecTrainConfig, out: Path, best: ModelCheckpoint) -> L.Trainer:
+def _trainer(config: CodecTrainConfig, out: Path, best: ModelCheckpoint, *, precision: str) -> L.Trainer:
     # ``last.ckpt`` (for --resume) is rewritten every validation, whether or not the score improved.
     latest = ModelCheckpoint(
         dirpath=out / "checkpoints", filename="last", every_n_train_steps=config.val_every, enable_version_counter=False
     )
     return make_trainer(
         accelerator="cpu",
+        precision=precision,
         max_time=None if config.max_minutes is None else timedelta(minutes=config.max_minutes),
         max_steps=config.max_steps,
         max_epochs=-1,
@@ -333,7 +342,8 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
     train_loader = DataLoader(crops, batch_size=config.batch_size, shuffle=True, drop_last=True)
     val_loader = DataLoader(TensorDataset(val_waves), batch_size=config.val_notes, collate_fn=_stack_first)
     checkpoint = BestCheckpoint(dirpath=out / "checkpoints", filename="best-{step}", monitor="val/mel_lsd", mode="min")
-    trainer = _trainer(config, out, checkpoint)
+    precision = training_precision(config.precision)
+    trainer = _trainer(config, out, checkpoint, precision=precision)
     start = time.perf_counter()
     with csv_history_kept(out, trainer, resuming=config.resume is not None), lightning_errors():
         trainer.fit(module, train_loader, val_loader, ckpt_path=config.resume)
@@ -353,6 +363,7 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
             "seconds": round(seconds, 1),
             "train_seconds_total": _train_seconds(trainer),
             "threads": config.threads,
+            "precision": precision,
         },
         "parameters": count_parameters(codec),
         "best_val_mel_lsd": None if best_score is None else float(best_score),
