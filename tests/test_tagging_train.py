@@ -456,9 +456,11 @@ def test_tag_refuses_a_checkpoint_holding_objects_in_one_line(tmp_path, capsys):
 
 def test_a_warm_start_loads_every_tensor_but_the_classifier_and_is_recorded(clips, tmp_path):
     source = create_model("test/tiny-tagger", num_classes=11, input_length=3000)
-    save_model_dir(source, tmp_path / "notes", metadata={})
+    cost = {"joules": [10.0, 30.0], "method": "estimated"}
+    save_model_dir(source, tmp_path / "notes", metadata={"steps": 7, "training_energy": cost, "labels": ["x"]})
     warm = WarmStart.from_tagger(tmp_path / "notes")
     assert warm.model_args == {"input_length": 3000} and warm.num_classes == 11
+    assert warm.budget == {"steps": 7, "training_energy": cost}  # its cost, not the rest of its metadata
     target = create_model("test/tiny-tagger", num_classes=len(LABELS), **warm.model_args)
     head = target.head.weight.detach().clone()
     assert warm.load_into(target, name="test/tiny-tagger") == ["head.weight", "head.bias"]
@@ -476,6 +478,7 @@ def test_a_warm_start_loads_every_tensor_but_the_classifier_and_is_recorded(clip
     assert config["args"]["input_length"] == 3000 and config["args"]["num_classes"] == len(LABELS)
     started = config["metadata"]["warm_start"]
     assert started["sha256"] == warm.sha256 and started["fresh"] == ["head.weight", "head.bias"]
+    assert started["source_budget"] == {"steps": 7, "training_energy": cost}
     assert config["metadata"]["train"]["init_from"] == str(tmp_path / "notes")
 
 

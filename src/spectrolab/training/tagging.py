@@ -387,10 +387,15 @@ def _export(
     return save_model_dir(module.model, Path(config.out) / "model", metadata=metadata, force=True)
 
 
+# What a warm start copies from its source's metadata: the training that made the weights it starts from.
+_SOURCE_BUDGET = ("steps", "train_seconds", "precision", "data_recipe", "training_energy", "warm_start")
+
+
 @dataclass(frozen=True)
 class WarmStart:
     """A trained tagger whose weights start a new run: its directory, registered name, weights digest, builder
-    arguments (the new model's defaults, ``num_classes`` left out) and weights."""
+    arguments (the new model's defaults, ``num_classes`` left out), weights, and what its own training cost
+    (``budget``: steps, seconds, training energy and its own warm start, as far as its config records them)."""
 
     directory: Path
     name: str
@@ -398,12 +403,14 @@ class WarmStart:
     model_args: dict[str, Any]
     num_classes: int
     state: dict[str, torch.Tensor]
+    budget: dict[str, Any]
 
     @classmethod
     def from_tagger(cls, source: str | os.PathLike[str]) -> WarmStart:
         """``source``: a built-in tagger name (``notes``, ``clips``) or a model directory."""
         loaded = load_model_dir(SHIPPED_TAGGERS.get(str(source), Path(source)))
-        args = dict(read_config(loaded.directory)["args"])
+        config = read_config(loaded.directory)
+        args, metadata = dict(config["args"]), config.get("metadata") or {}
         return cls(
             directory=loaded.directory,
             name=loaded.name,
@@ -411,7 +418,13 @@ class WarmStart:
             num_classes=int(args.pop("num_classes", -1)),
             model_args=args,
             state=loaded.model.state_dict(),
+            budget={k: metadata[k] for k in _SOURCE_BUDGET if k in metadata},
         )
+
+    def record(self, fresh: list[str]) -> dict[str, Any]:
+        """The exported model's ``warm_start`` entry: the source, its digest, the tensors that started fresh and
+        the source's own budget, so that the new model's config holds the whole cost of its weights."""
+        return {"from": str(self.directory), "sha256": self.sha256, "fresh": fresh, "source_budget": self.budget}
 
     def load_into(self, model: torch.nn.Module, *, name: str) -> list[str]:
         """Copy the source's weights into ``model`` (registered as ``name``) and return the names of the tensors
@@ -506,7 +519,7 @@ def train_tagger(config: TrainConfig) -> TrainResult:
     warm_metadata = None
     if warm is not None:
         fresh = warm.load_into(module.model, name=config.model)
-        warm_metadata = {"from": str(warm.directory), "sha256": warm.sha256, "fresh": fresh}
+        warm_metadata = warm.record(fresh)
         print(f"initialised from {warm.directory} (all tensors but {', '.join(fresh) or 'none'})", file=sys.stderr)
     trainer = _trainer(config, out, monitored_metric(train_tracks.multilabel))
     start = time.perf_counter()
