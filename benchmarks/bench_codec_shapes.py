@@ -6,7 +6,7 @@ peak-phase inverse) on the same note. The peer is the shipped shape measured in 
 taking turns so that the machine's drift reaches them all alike. Prints parameters, multiply-accumulates of the
 convolutions per 4 s note, the median time and its ratio to the shipped shape, on each thread count asked for.
 
-    PYTHONPATH=src python benchmarks/bench_codec_shapes.py [--threads 1 2] [--runs 20]
+    PYTHONPATH=src python benchmarks/bench_codec_shapes.py [--threads 1 2] [--runs 20] [--out results/codec_shapes.md]
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -60,6 +61,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=Path("results/codec_shapes.md"), help="markdown table")
     args = parser.parse_args()
     with NoteRenderer(TEST_SOUNDFONT) as renderer:
         wave = torch.from_numpy(normalize_loudness(renderer.render(NoteSpec(0, 60, 100))))[None]
@@ -75,13 +77,6 @@ def main() -> None:
             codec.precision = "float32"  # hooks count the float32 modules; the timing below uses the default
             macs.append(conv_macs(codec, lambda c=codec: c.decode(c.encode(wave))))
             codec.precision = "auto"
-        print(f"{cpu_description()}; 4 s note, encode + decode audio to audio, median of {args.runs} runs (ms)")
-        print()
-        header = "| codec shape | parameters | conv MACs per note | " + " | ".join(
-            f"{t} thread(s): ms | x shipped" for t in args.threads
-        )
-        print(header + " |")
-        print("|---|---:|---:|" + "---:|---:|" * len(args.threads))
         medians: dict[int, list[float]] = {}
         for threads in args.threads:
             torch.set_num_threads(threads)
@@ -94,10 +89,26 @@ def main() -> None:
                     codec.decode(codec.encode(wave))
                     times[i].append(time.perf_counter() - start)
             medians[threads] = [1e3 * statistics.median(t) for t in times]
+    lines = [
+        f"From `PYTHONPATH=src python benchmarks/bench_codec_shapes.py --runs {args.runs}` (untrained candidates: "
+        "speed does not depend on the weights; the shipped shape is the peer, measured in the same run, the "
+        "candidates taking turns):",
+        "",
+        f"{cpu_description()}; 4 s note, encode + decode audio to audio, median of {args.runs} runs (ms)",
+        "",
+        "| codec shape | parameters | conv MACs per note | "
+        + " | ".join(f"{t} thread(s): ms | x shipped" for t in args.threads)
+        + " |",
+        "|---|---:|---:|" + "---:|---:|" * len(args.threads),
+    ]
     for i, (label, _) in enumerate(CANDIDATES):
         params = sum(p.numel() for p in codecs[i].parameters())
         cells = " | ".join(f"{medians[t][i]:.1f} | {medians[t][i] / medians[t][0]:.2f}" for t in args.threads)
-        print(f"| {label} | {params / 1e3:.0f} k | {macs[i] / 1e6:.0f} M | {cells} |")
+        lines.append(f"| {label} | {params / 1e3:.0f} k | {macs[i] / 1e6:.0f} M | {cells} |")
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ SCRIPTS: dict[str, list[str]] = {
     "sampling_steps": ["scripts/sampling_steps.py", "--data", "data/notes3", "--seamless-notes", "60", "--runs", "20"],
     "energy": ["scripts/energy_results.py"],
     "edit_latency": ["benchmarks/bench_edit_latency.py"],
+    "codec_shapes": ["benchmarks/bench_codec_shapes.py"],
     "perceptual_codec": [
         "scripts/perceptual_codec.py",
         "--data",
