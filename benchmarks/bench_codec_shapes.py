@@ -41,10 +41,8 @@ def conv_macs(model: nn.Module, run: Callable[[], object]) -> int:
     """Multiply-accumulates of every ``nn.Conv2d`` call during ``run()`` (hooks on the float32 modules)."""
     total = 0
 
-    def count(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+    def count(conv: nn.Conv2d, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         nonlocal total
-        conv = module
-        assert isinstance(conv, nn.Conv2d)
         per_output = conv.in_channels // conv.groups * conv.kernel_size[0] * conv.kernel_size[1]
         total += output.numel() * per_output
 

@@ -409,8 +409,7 @@ class WarmStart:
     def from_tagger(cls, source: str | os.PathLike[str]) -> WarmStart:
         """``source``: a built-in tagger name (``notes``, ``clips``) or a model directory."""
         loaded = load_model_dir(SHIPPED_TAGGERS.get(str(source), Path(source)))
-        config = read_config(loaded.directory)
-        args, metadata = dict(config["args"]), config.get("metadata") or {}
+        args = dict(read_config(loaded.directory)["args"])  # the builder's arguments: not in LoadedModel
         return cls(
             directory=loaded.directory,
             name=loaded.name,
@@ -418,7 +417,7 @@ class WarmStart:
             num_classes=int(args.pop("num_classes", -1)),
             model_args=args,
             state=loaded.model.state_dict(),
-            budget={k: metadata[k] for k in _SOURCE_BUDGET if k in metadata},
+            budget={k: loaded.metadata[k] for k in _SOURCE_BUDGET if k in loaded.metadata},
         )
 
     def record(self, fresh: list[str]) -> dict[str, Any]:
