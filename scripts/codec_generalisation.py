@@ -72,19 +72,22 @@ def main() -> None:
         f"(mean over notes, and the 90th percentile of |error|); release: the same from {RELEASE_START_S:g} s "
         "(the 1 s decay after note-off). Floor: the representation's own round trip, no codes.",
         "",
-        "| dataset | seen library? | model | mel LSD (dB) | level (dB) | p90 abs level (dB) | release level (dB) "
-        "| p90 abs release (dB) |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| dataset | seen library? | model | bit/s | mel LSD (dB) | level (dB) | p90 abs level (dB) "
+        "| release level (dB) | p90 abs release (dB) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for data in [*args.seen, *args.unseen]:
         waves, _ = load_notes(data, "test", count=args.notes, sample_rate=rate, seed=0)
         seen = "yes (unseen programs)" if data in args.seen else "**no**"
-        rows = [(name, round_trip(codec, waves)) for name, codec in codecs.items()]
-        rows.append(("floor (representation only)", representation_round_trip(next(iter(codecs.values())), waves)))
-        for name, decoded in rows:
+        rows = [
+            (name, f"{codec.bitrate(waves.shape[-1]):.0f}", round_trip(codec, waves)) for name, codec in codecs.items()
+        ]
+        floor = representation_round_trip(next(iter(codecs.values())), waves)
+        rows.append(("floor (representation only)", "-", floor))
+        for name, bitrate, decoded in rows:
             s = scores(waves, decoded, rate)
             lines.append(
-                f"| {Path(data).name} | {seen} | {name} | {s['mel_lsd']:.2f} | {s['level']:+.2f} | "
+                f"| {Path(data).name} | {seen} | {name} | {bitrate} | {s['mel_lsd']:.2f} | {s['level']:+.2f} | "
                 f"{s['level_abs_p90']:.2f} | {s['decay']:+.2f} | {s['decay_abs_p90']:.2f} |"
             )
             print(lines[-1], flush=True)
