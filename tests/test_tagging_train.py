@@ -38,7 +38,7 @@ from spectrolab.tag.evaluate import evaluate_tagger
 from spectrolab.tag.metrics import accuracy, multilabel_scores, single_label_scores
 from spectrolab.tag.predict import DEFAULT_TAGGER, load_tagger, predict_files
 from spectrolab.training.logs import csv_history_kept
-from spectrolab.training.tagging import TaggerModule, TrainConfig, WarmStart, train_tagger
+from spectrolab.training.tagging import TaggerModule, TrainConfig, tagger_warm_start, train_tagger
 
 
 class TinyTagger(nn.Module):
@@ -458,8 +458,8 @@ def test_a_warm_start_loads_every_tensor_but_the_classifier_and_is_recorded(clip
     source = create_model("test/tiny-tagger", num_classes=11, input_length=3000)
     cost = {"joules": [10.0, 30.0], "method": "estimated"}
     save_model_dir(source, tmp_path / "notes", metadata={"steps": 7, "training_energy": cost, "labels": ["x"]})
-    warm = WarmStart.from_tagger(tmp_path / "notes")
-    assert warm.model_args == {"input_length": 3000} and warm.num_classes == 11
+    warm = tagger_warm_start(tmp_path / "notes")
+    assert warm.model_args == {"input_length": 3000} and warm.head_rows == 11
     assert warm.budget == {"steps": 7, "training_energy": cost}  # its cost, not the rest of its metadata
     target = create_model("test/tiny-tagger", num_classes=len(LABELS), **warm.model_args)
     head = target.head.weight.detach().clone()

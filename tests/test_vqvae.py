@@ -34,7 +34,9 @@ from spectrolab.training.codec import (
     CodecTrainConfig,
     RandomCrops,
     codec_losses,
+    codec_warm_start,
     crop_samples,
+    frame_level_error,
     load_libraries,
     pitch_covering,
     train_codec,
@@ -197,6 +199,35 @@ def test_losses_are_finite_and_train_every_part(notes):
         assert codec.get_parameter(name).grad.abs().sum() > 0, name
 
 
+def test_frame_level_error_is_the_squared_level_difference(default, notes):
+    wave = notes[:2, :15872]
+    target = default.analyse(wave)
+    shift = 0.05  # normalised units: every bin, so every frame's log total power, rises by shift * norm_scale
+    raised = target + torch.tensor([shift, 0.0]).view(1, 2, 1, 1)
+    error = frame_level_error(default, raised, target, num_samples=wave.shape[-1])
+    assert error.item() == pytest.approx(shift**2, rel=1e-4)
+    # Against a reference level in float64 from the linear powers: one frame 10x too loud in every bin.
+    louder = target.clone()
+    louder[:, 0, :, 7] += np.log(10.0) / default.norm_scale
+    units = [default.denormalise(s, num_samples=wave.shape[-1])[:, 0].double() for s in (louder, target)]
+    levels = [torch.log(u.exp().sum(dim=1)) for u in units]
+    expected = ((levels[0] - levels[1]) ** 2).mean() / default.norm_scale**2
+    got = frame_level_error(default, louder, target, num_samples=wave.shape[-1])
+    assert got.item() == pytest.approx(expected.item(), rel=1e-4) and expected > 0
+
+
+def test_the_level_term_adds_its_weight_to_the_total(notes):
+    codec = create_model("vqvae_notono").train()
+    twin = copy.deepcopy(codec)  # a training forward moves the codebook: each loss gets its own copy
+    wave = notes[:2, :15872]
+    torch.manual_seed(1)
+    plain, _ = codec_losses(codec, wave, audio_weight=0.0)
+    torch.manual_seed(1)
+    weighted, _ = codec_losses(twin, wave, audio_weight=0.0, level_weight=2.0)
+    assert plain.level > 0 and weighted.level.item() == pytest.approx(plain.level.item(), rel=1e-5)
+    assert weighted.total.item() == pytest.approx(plain.total.item() + 2.0 * plain.level.item(), rel=1e-5)
+
+
 def test_pitch_covering_deals_every_pitch_before_repeating():
     pitches = [60] * 10 + [61] * 3 + [62]
     chosen = pitch_covering(pitches, 5, seed=0)
@@ -272,6 +303,36 @@ def test_libraries_share_the_notes_and_cosine_decays(tmp_path):
 
 # Scripted validation scores (mel LSD, lower is better) by step: step 3 is the best, step 4 is worse.
 SCRIPTED_LSD = {1: 9.0, 2: 8.0, 3: 6.0, 4: 7.0}
+
+
+def test_a_codec_run_starts_from_an_exported_codec_and_records_it(tmp_path):
+    config = RenderConfig(soundfont=TEST_SOUNDFONT, programs=(0, 1, 2, 24, 25, 26), pitches=(60,), velocities=(100,))
+    render_nsynth(config, tmp_path / "data")
+    source = create_model("vqvae_notono", decay=0.9)
+    cost = {"joules": [5.0, 9.0], "method": "estimated"}
+    save_model_dir(source, tmp_path / "source", metadata={"budget": {"steps": 11}, "training_energy": cost, "x": 1})
+    warm = codec_warm_start(tmp_path / "source")
+    assert warm.model_args["decay"] == 0.9 and warm.budget == {"budget": {"steps": 11}, "training_energy": cost}
+    fresh = create_model("vqvae_notono", **warm.model_args)
+    assert warm.load_into(fresh, name="vqvae_notono") == []
+    expected = source.state_dict()
+    assert all(torch.equal(value, expected[key]) for key, value in fresh.state_dict().items())
+    with pytest.raises(ConfigError, match="it is a vqvae_notono, not a vqvae_default"):
+        warm.load_into(create_model("vqvae_default"), name="vqvae_default")
+    train = CodecTrainConfig(
+        data=str(tmp_path / "data"), out=str(tmp_path / "run"), preset="vqvae_notono", batch_size=2, max_steps=1,
+        val_every=1, val_notes=1, train_notes=2, max_minutes=None, init_from=str(tmp_path / "source"),
+        level_weight=1.0,
+    )  # fmt: skip
+    result = train_codec(train)
+    metadata = json.loads((result.model_dir / "config.json").read_text())
+    assert metadata["args"]["decay"] == 0.9  # the source's builder arguments are the run's defaults
+    record = metadata["metadata"]["warm_start"]
+    assert record["sha256"] == warm.sha256 and record["fresh"] == [] and record["source_budget"] == warm.budget
+    assert metadata["metadata"]["train_config"]["level_weight"] == 1.0
+    shape = {"channels": [16, 16, 16], "res_blocks": 0}
+    with pytest.raises(ConfigError, match="give the same --model-arg"):
+        train_codec(CodecTrainConfig(**{**train.__dict__, "out": str(tmp_path / "other"), "model_args": shape}))
 
 
 def test_resumed_codec_run_keeps_reports_and_exports_its_true_best(tmp_path, monkeypatch):

@@ -56,6 +56,8 @@ def _train(args: argparse.Namespace) -> int:
         if_weight=args.if_weight,
         perceptual_weight=args.perceptual_weight,
         perceptual_preset=args.perceptual_preset,
+        level_weight=args.level_weight,
+        init_from=args.init_from,
         max_minutes=args.max_minutes,
         max_steps=args.max_steps,
         val_every=args.val_every,
@@ -112,6 +114,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--audio-weight", type=float, default=0.0, help="multi-resolution STFT loss weight")
     p.add_argument("--perceptual-weight", type=float, default=0.0, help="perceptual (Bark-band) loss weight")
     p.add_argument("--perceptual-preset", default="ours", help="perceptual loss: ours, ours_masking or original")
+    p.add_argument(
+        "--level-weight",
+        type=float,
+        default=0.0,
+        help="weight of the frames' level error (log total mel power), which keeps quiet decays from coming out "
+        "too loud",
+    )
+    p.add_argument(
+        "--init-from",
+        metavar="CODEC",
+        help="start from the weights of an exported codec of the same preset (model directory); its builder "
+        "arguments are the defaults of --model-args",
+    )
     p.add_argument("--max-minutes", type=float, default=70.0, help="wall-clock budget (resuming counts past time)")
     p.add_argument("--max-steps", type=int, default=-1, help="step budget (-1: none, the time budget decides)")
     p.add_argument("--val-every", type=int, default=300, help="validate every this many steps")

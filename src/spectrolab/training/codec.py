@@ -42,6 +42,7 @@ from spectrolab.training.runs import (
     scheduled,
     training_precision,
 )
+from spectrolab.training.warm_start import WarmStart
 
 
 @dataclass
@@ -54,6 +55,21 @@ class CodecLosses:
     commitment: torch.Tensor
     audio: torch.Tensor
     perceptual: torch.Tensor
+    level: torch.Tensor
+
+
+def frame_level_error(
+    codec: Codec, reconstruction: torch.Tensor, target: torch.Tensor, *, num_samples: int
+) -> torch.Tensor:
+    """Mean squared difference of the frames' levels, on the normalised scale, over the frames of
+    ``num_samples`` samples: a frame's level is the log of its total mel power (log-sum-exp over the mel bins
+    of the log-mel as :meth:`Codec.synthesise` reads it, clamped to its range). Normalised spectrograms
+    (B, 2, n_mels, N') -> scalar.
+
+    A per-bin log-mel loss leaves this loose where a frame is quiet: many bins each a little too loud sum to a
+    frame several dB too loud, which is how decays and releases come out."""
+    rec, ref = (codec.denormalise(s, num_samples=num_samples)[:, 0] for s in (reconstruction, target))
+    return torch.nn.functional.mse_loss(torch.logsumexp(rec, dim=1), torch.logsumexp(ref, dim=1)) / codec.norm_scale**2
 
 
 def codec_losses(
@@ -64,13 +80,14 @@ def codec_losses(
     commitment_weight: float = 0.25,
     audio_weight: float = 0.1,
     perceptual_weight: float = 0.0,
+    level_weight: float = 0.0,
     perceptual: torch.nn.Module | None = None,
 ) -> tuple[CodecLosses, list[Any]]:
     """Losses of ``codec`` on waveforms (B, T), and its quantiser outputs (bottom level first).
 
     ``total = mse(log-mel) + if_weight * mse(IF) + commitment_weight * commitment + audio_weight * mrstft
-    + perceptual_weight * perceptual(decoded, wave)``, the spectrogram terms on the normalised scale, the audio
-    terms between the decoded reconstruction and the input audio (``perceptual``: a
+    + perceptual_weight * perceptual(decoded, wave) + level_weight * frame_level_error``, the spectrogram terms
+    on the normalised scale, the audio terms between the decoded reconstruction and the input audio (``perceptual``: a
     :func:`spectrolab.losses.perceptual_loss`, needed when ``perceptual_weight > 0``).
     """
     with torch.no_grad():
@@ -89,8 +106,9 @@ def codec_losses(
         if perceptual is not None and perceptual_weight > 0:
             heard = perceptual(decoded, wave)
     total = log_mel + if_weight * inst_freq + commitment_weight * commitment + audio_weight * audio
-    total = total + perceptual_weight * heard
-    return CodecLosses(total, log_mel, inst_freq, commitment, audio, heard), out.quantizers
+    level = frame_level_error(codec, out.reconstruction, target, num_samples=wave.shape[-1])
+    total = total + perceptual_weight * heard + level_weight * level
+    return CodecLosses(total, log_mel, inst_freq, commitment, audio, heard, level), out.quantizers
 
 
 class CodecModule(L.LightningModule):
@@ -109,6 +127,7 @@ class CodecModule(L.LightningModule):
         audio_weight: float = 0.1,
         perceptual_weight: float = 0.0,
         perceptual_preset: str = "ours",
+        level_weight: float = 0.0,
     ) -> None:
         super().__init__()
         check_lr_schedule(lr_schedule, max_steps)
@@ -118,7 +137,7 @@ class CodecModule(L.LightningModule):
             raise ConfigError(f"'{model_name}' is not a codec")
         self.model = model
         self.weights = {"if_weight": if_weight, "commitment_weight": commitment_weight, "audio_weight": audio_weight}
-        self.weights["perceptual_weight"] = perceptual_weight
+        self.weights |= {"perceptual_weight": perceptual_weight, "level_weight": level_weight}
         # Built from its preset (buffers not saved): checkpoints stay loadable whatever the loss.
         self.perceptual = (
             perceptual_loss(perceptual_preset, sample_rate=model.sample_rate) if perceptual_weight else None
@@ -139,6 +158,9 @@ class CodecModule(L.LightningModule):
         sr = self.model.sample_rate
         self.log("val/mel_lsd", metrics.mel_log_spectral_distance(batch, decoded, sample_rate=sr).mean(), prog_bar=True)
         self.log("val/spectral_convergence", metrics.spectral_convergence(batch, decoded).mean())
+        # The level error of the notes' last quarter (their release): where a too-loud decay shows.
+        release = metrics.level_difference_db(batch, decoded, start=batch.shape[-1] * 3 // 4)
+        self.log("val/release_level_db", release.nanmean())
 
     def configure_optimizers(self) -> Any:
         optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams["learning_rate"])
@@ -233,7 +255,9 @@ class CodecTrainConfig:
     """Everything :func:`train_codec` needs; saved with the exported model.
 
     ``data`` lists one NSynth-format folder per sample library; ``train_notes`` and ``val_notes`` are shared
-    evenly among them. ``lr_schedule="cosine"`` decays the learning rate over ``max_steps``.
+    evenly among them. ``lr_schedule="cosine"`` decays the learning rate over ``max_steps``. ``init_from``
+    names an exported codec of the same preset whose weights start the run: its builder arguments are the
+    defaults of ``model_args``.
     """
 
     data: list[str]
@@ -251,6 +275,8 @@ class CodecTrainConfig:
     audio_weight: float = 0.0
     perceptual_weight: float = 0.0
     perceptual_preset: str = "ours"
+    level_weight: float = 0.0
+    init_from: str | None = None
     max_minutes: float | None = 70.0
     max_steps: int = -1
     val_every: int = 300
@@ -263,6 +289,15 @@ class CodecTrainConfig:
     def __post_init__(self) -> None:
         if isinstance(self.data, str | Path):  # one dataset given alone
             self.data = [str(self.data)]
+
+
+# What a warm start copies from its source's metadata: the training that made the weights it starts from.
+_SOURCE_BUDGET = ("budget", "data", "train_config", "parameters", "best_val_mel_lsd", "training_energy", "warm_start")
+
+
+def codec_warm_start(source: str | Path) -> WarmStart:
+    """The warm start of the codec exported in ``source`` (a model directory); every tensor must match."""
+    return WarmStart.from_directory(source, budget_keys=_SOURCE_BUDGET)
 
 
 @dataclass
@@ -314,9 +349,10 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
     check_steps(config.max_steps)
     torch.set_num_threads(config.threads)
     L.seed_everything(config.seed, workers=True, verbose=False)
+    warm = None if config.init_from is None else codec_warm_start(config.init_from)
     module = CodecModule(
         config.preset,
-        model_args=config.model_args,
+        model_args=config.model_args if warm is None else {**warm.model_args, **config.model_args},
         learning_rate=config.learning_rate,
         lr_schedule=config.lr_schedule,
         max_steps=config.max_steps,
@@ -325,8 +361,10 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
         audio_weight=config.audio_weight,
         perceptual_weight=config.perceptual_weight,
         perceptual_preset=config.perceptual_preset,
+        level_weight=config.level_weight,
     )
     codec = module.model
+    warm_metadata = None if warm is None else warm.record(warm.load_into(codec, name=config.preset))
     train_waves, train_recipe = load_libraries(
         config.data,
         "train",
@@ -369,6 +407,8 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
         "best_val_mel_lsd": None if best_score is None else float(best_score),
         "training_energy": training_energy(out),
     }
+    if warm_metadata is not None:
+        metadata["warm_start"] = warm_metadata
     save_model_dir(codec, model_dir, metadata=metadata, force=True)
     best_lsd = None if best_score is None or math.isnan(float(best_score)) else float(best_score)
     return CodecTrainResult(model_dir, trainer.global_step, seconds, best_lsd)

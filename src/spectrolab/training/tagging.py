@@ -43,7 +43,6 @@ from spectrolab.data.tracks import (
 )
 from spectrolab.errors import ConfigError, ModelError, OutputExistsError
 from spectrolab.models import count_parameters, create_model, save_model_dir
-from spectrolab.models.registry import load_model_dir, read_config
 from spectrolab.models.tagging.base import MelTaggingModel
 from spectrolab.paths import SHIPPED_TAGGERS
 from spectrolab.tag.aggregate import Aggregation, aggregate_segments
@@ -60,6 +59,7 @@ from spectrolab.training.runs import (
     scheduled,
     training_precision,
 )
+from spectrolab.training.warm_start import WarmStart
 
 
 def monitored_metric(multilabel: bool) -> str:
@@ -391,61 +391,11 @@ def _export(
 _SOURCE_BUDGET = ("steps", "train_seconds", "precision", "data_recipe", "training_energy", "warm_start")
 
 
-@dataclass(frozen=True)
-class WarmStart:
-    """A trained tagger whose weights start a new run: its directory, registered name, weights digest, builder
-    arguments (the new model's defaults, ``num_classes`` left out), weights, and what its own training cost
-    (``budget``: steps, seconds, training energy and its own warm start, as far as its config records them)."""
-
-    directory: Path
-    name: str
-    sha256: str
-    model_args: dict[str, Any]
-    num_classes: int
-    state: dict[str, torch.Tensor]
-    budget: dict[str, Any]
-
-    @classmethod
-    def from_tagger(cls, source: str | os.PathLike[str]) -> WarmStart:
-        """``source``: a built-in tagger name (``notes``, ``clips``) or a model directory."""
-        loaded = load_model_dir(SHIPPED_TAGGERS.get(str(source), Path(source)))
-        args = dict(read_config(loaded.directory)["args"])  # the builder's arguments: not in LoadedModel
-        return cls(
-            directory=loaded.directory,
-            name=loaded.name,
-            sha256=loaded.sha256,
-            num_classes=int(args.pop("num_classes", -1)),
-            model_args=args,
-            state=loaded.model.state_dict(),
-            budget={k: loaded.metadata[k] for k in _SOURCE_BUDGET if k in loaded.metadata},
-        )
-
-    def record(self, fresh: list[str]) -> dict[str, Any]:
-        """The exported model's ``warm_start`` entry: the source, its digest, the tensors that started fresh and
-        the source's own budget, so that the new model's config holds the whole cost of its weights."""
-        return {"from": str(self.directory), "sha256": self.sha256, "fresh": fresh, "source_budget": self.budget}
-
-    def load_into(self, model: torch.nn.Module, *, name: str) -> list[str]:
-        """Copy the source's weights into ``model`` (registered as ``name``) and return the names of the tensors
-        left at their initialisation: those of the classifier, whose first dimension counts the labels and
-        differs between label sets. Any other difference is a :class:`ConfigError` naming the tensor."""
-        if name != self.name:
-            raise ConfigError(f"--init-from {self.directory}: it is a {self.name}, not a {name}")
-        state, fresh = model.state_dict(), []
-        for key, value in state.items():
-            old = self.state.get(key)
-            if old is not None and old.shape == value.shape:
-                state[key] = old
-            elif old is not None and old.shape[1:] == value.shape[1:] and old.shape[:1] == (self.num_classes,):
-                fresh.append(key)
-            else:
-                there = "no such tensor" if old is None else f"shape {tuple(old.shape)}"
-                raise ConfigError(
-                    f"--init-from {self.directory}: {key} has {there} there and shape {tuple(value.shape)} here; "
-                    "give the same --model-arg"
-                )
-        model.load_state_dict(state, strict=True)
-        return fresh
+def tagger_warm_start(source: str | os.PathLike[str]) -> WarmStart:
+    """The warm start of ``source``: a built-in tagger name (``notes``, ``clips``) or a model directory; its
+    classifier (``num_classes`` rows) may be for other labels."""
+    directory = SHIPPED_TAGGERS.get(str(source), Path(source))
+    return WarmStart.from_directory(directory, budget_keys=_SOURCE_BUDGET, head_arg="num_classes")
 
 
 def balanced_weights(tracks: TrackSet) -> list[float]:
@@ -496,7 +446,7 @@ def train_tagger(config: TrainConfig) -> TrainResult:
     check_resume(config.resume)
     check_steps(config.max_steps)
     L.seed_everything(config.seed, workers=True, verbose=False)
-    warm = None if config.init_from is None else WarmStart.from_tagger(config.init_from)
+    warm = None if config.init_from is None else tagger_warm_start(config.init_from)
     model_args = config.model_args if warm is None else {**warm.model_args, **config.model_args}
     probe = create_model(config.model, num_classes=1, **model_args)
     data = _data_module(config, probe)
