@@ -54,6 +54,16 @@ def one_thread():
 
 
 @pytest.fixture(autouse=True)
+def _environment_restored():
+    """No test leaves environment variables behind for the next one in its worker (Lightning's DDP launcher
+    sets MASTER_PORT in the launching process, which a later DDP run would otherwise inherit)."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
     np.random.seed(0)
