@@ -335,6 +335,25 @@ def test_a_codec_run_starts_from_an_exported_codec_and_records_it(tmp_path):
         train_codec(CodecTrainConfig(**{**train.__dict__, "out": str(tmp_path / "other"), "model_args": shape}))
 
 
+def test_export_last_takes_the_final_step_and_validates_it(tmp_path):
+    config = RenderConfig(soundfont=TEST_SOUNDFONT, programs=(0, 1, 2, 24, 25, 26), pitches=(60,), velocities=(100,))
+    render_nsynth(config, tmp_path / "data")
+    train = CodecTrainConfig(
+        data=str(tmp_path / "data"), out=str(tmp_path / "run"), preset="vqvae_notono", batch_size=2, max_steps=3,
+        val_every=1, val_notes=1, train_notes=2, max_minutes=None, export="last",
+    )  # fmt: skip
+    result = train_codec(train)
+    metadata = json.loads((result.model_dir / "config.json").read_text())["metadata"]
+    assert metadata["budget"]["exported_step"] == 3 and metadata["train_config"]["export"] == "last"
+    last = torch.load(tmp_path / "run/checkpoints/last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    exported = load_codec(result.model_dir).state_dict()
+    assert all(torch.equal(value, last[f"model.{key}"]) for key, value in exported.items())
+    scores = metadata["exported_val"]
+    assert set(scores) >= {"val/mel_lsd", "val/release_level_db"} and math.isfinite(scores["val/mel_lsd"])
+    with pytest.raises(ConfigError, match="export must be one of best, last"):
+        train_codec(CodecTrainConfig(**{**train.__dict__, "export": "first", "force": True}))
+
+
 def test_resumed_codec_run_keeps_reports_and_exports_its_true_best(tmp_path, monkeypatch):
     def scripted_validation(self, batch, batch_idx):
         self.log("val/mel_lsd", torch.tensor(SCRIPTED_LSD[self.global_step]))

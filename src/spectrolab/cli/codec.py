@@ -58,6 +58,7 @@ def _train(args: argparse.Namespace) -> int:
         perceptual_preset=args.perceptual_preset,
         level_weight=args.level_weight,
         init_from=args.init_from,
+        export=args.export,
         max_minutes=args.max_minutes,
         max_steps=args.max_steps,
         val_every=args.val_every,
@@ -126,6 +127,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="CODEC",
         help="start from the weights of an exported codec of the same preset (model directory); its builder "
         "arguments are the defaults of --model-args",
+    )
+    p.add_argument(
+        "--export",
+        default="best",
+        help="weights to export: best (validation mel LSD) or last (the final step's, validated once more)",
     )
     p.add_argument("--max-minutes", type=float, default=70.0, help="wall-clock budget (resuming counts past time)")
     p.add_argument("--max-steps", type=int, default=-1, help="step budget (-1: none, the time budget decides)")

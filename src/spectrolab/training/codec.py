@@ -250,6 +250,9 @@ def load_libraries(
     return torch.cat([waves for waves, _ in loaded]), [recipe for _, recipe in loaded]
 
 
+EXPORTS = ("best", "last")
+
+
 @dataclass
 class CodecTrainConfig:
     """Everything :func:`train_codec` needs; saved with the exported model.
@@ -257,7 +260,8 @@ class CodecTrainConfig:
     ``data`` lists one NSynth-format folder per sample library; ``train_notes`` and ``val_notes`` are shared
     evenly among them. ``lr_schedule="cosine"`` decays the learning rate over ``max_steps``. ``init_from``
     names an exported codec of the same preset whose weights start the run: its builder arguments are the
-    defaults of ``model_args``.
+    defaults of ``model_args``. ``export`` chooses the weights exported: ``"best"`` validation mel LSD, or
+    ``"last"`` (the final step's, validated once more; with a cosine schedule the end is where it settles).
     """
 
     data: list[str]
@@ -277,6 +281,7 @@ class CodecTrainConfig:
     perceptual_preset: str = "ours"
     level_weight: float = 0.0
     init_from: str | None = None
+    export: str = "best"
     max_minutes: float | None = 70.0
     max_steps: int = -1
     val_every: int = 300
@@ -347,6 +352,8 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
         raise OutputExistsError(f"{model_dir}: holds a trained model already; pass --force to train again")
     check_resume(config.resume)
     check_steps(config.max_steps)
+    if config.export not in EXPORTS:
+        raise ConfigError(f"export must be one of {', '.join(EXPORTS)}, got {config.export!r}")
     torch.set_num_threads(config.threads)
     L.seed_everything(config.seed, workers=True, verbose=False)
     warm = None if config.init_from is None else codec_warm_start(config.init_from)
@@ -387,7 +394,11 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
         trainer.fit(module, train_loader, val_loader, ckpt_path=config.resume)
     seconds = time.perf_counter() - start
     best_step = trainer.global_step
-    if checkpoint.best_model_path:
+    exported_val: dict[str, float] = {}
+    if config.export == "last":  # validated again here: a resumed finished run has no fresh scores
+        with lightning_errors():
+            exported_val = {k: float(v) for k, v in trainer.validate(module, val_loader, verbose=False)[0].items()}
+    elif checkpoint.best_model_path:
         best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
         module.load_state_dict(best["state_dict"])
         best_step = int(best["global_step"])
@@ -407,6 +418,8 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
         "best_val_mel_lsd": None if best_score is None else float(best_score),
         "training_energy": training_energy(out),
     }
+    if exported_val:
+        metadata["exported_val"] = exported_val
     if warm_metadata is not None:
         metadata["warm_start"] = warm_metadata
     save_model_dir(codec, model_dir, metadata=metadata, force=True)
