@@ -4,6 +4,7 @@ the digits prototype and the encode/decode CLI."""
 from __future__ import annotations
 
 import copy
+import csv
 import hashlib
 import json
 import math
@@ -350,6 +351,13 @@ def test_export_last_takes_the_final_step_and_validates_it(tmp_path):
     assert all(torch.equal(value, last[f"model.{key}"]) for key, value in exported.items())
     scores = metadata["exported_val"]
     assert set(scores) >= {"val/mel_lsd", "val/release_level_db"} and math.isfinite(scores["val/mel_lsd"])
+    # Resuming the finished run exports the same weights, validated again, and keeps the logged history.
+    again = train_codec(CodecTrainConfig(**{**train.__dict__, "resume": str(tmp_path / "run/checkpoints/last.ckpt")}))
+    assert again.steps == 3 and load_codec(again.model_dir).state_dict().keys() == exported.keys()
+    assert all(torch.equal(v, last[f"model.{k}"]) for k, v in load_codec(again.model_dir).state_dict().items())
+    with open(tmp_path / "run/logs/metrics.csv") as fh:
+        logged = [row for row in csv.DictReader(fh) if row.get("val/mel_lsd")]
+    assert len(logged) == 5  # steps 1-3 and the two final validations
     with pytest.raises(ConfigError, match="export must be one of best, last"):
         train_codec(CodecTrainConfig(**{**train.__dict__, "export": "first", "force": True}))
 

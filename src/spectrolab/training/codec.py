@@ -390,15 +390,14 @@ def train_codec(config: CodecTrainConfig) -> CodecTrainResult:
     precision = training_precision(config.precision)
     trainer = _trainer(config, out, checkpoint, precision=precision)
     start = time.perf_counter()
+    exported_val: dict[str, float] = {}
     with csv_history_kept(out, trainer, resuming=config.resume is not None), lightning_errors():
         trainer.fit(module, train_loader, val_loader, ckpt_path=config.resume)
-    seconds = time.perf_counter() - start
-    best_step = trainer.global_step
-    exported_val: dict[str, float] = {}
-    if config.export == "last":  # validated again here: a resumed finished run has no fresh scores
-        with lightning_errors():
+        seconds = time.perf_counter() - start
+        if config.export == "last":  # validated again (a resumed finished run has no fresh scores), logged
             exported_val = {k: float(v) for k, v in trainer.validate(module, val_loader, verbose=False)[0].items()}
-    elif checkpoint.best_model_path:
+    best_step = trainer.global_step
+    if config.export == "best" and checkpoint.best_model_path:
         best = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)
         module.load_state_dict(best["state_dict"])
         best_step = int(best["global_step"])
