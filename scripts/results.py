@@ -60,6 +60,14 @@ SCRIPTS: dict[str, list[str]] = {
         "data/nsynth-OPL-3_FM_128M",
         "--unseen",
         "data/nsynth-sf_GMbank",
+        "--codec",
+        "models/candidates/codec_level",
+        "models/candidates/codec_wide",
+        "src/spectrolab/assets/codec_default",
+        "--names",
+        "level-loss candidate (not shipped yet)",
+        "wide candidate (not shipped yet)",
+        "shipped codec_default",
     ],
 }
 
