@@ -106,7 +106,9 @@ def codec_losses(
         if perceptual is not None and perceptual_weight > 0:
             heard = perceptual(decoded, wave)
     total = log_mel + if_weight * inst_freq + commitment_weight * commitment + audio_weight * audio
-    level = frame_level_error(codec, out.reconstruction, target, num_samples=wave.shape[-1])
+    # Always logged; without a weight it stays out of the graph, so backward does no work for it.
+    reconstruction = out.reconstruction if level_weight > 0 else out.reconstruction.detach()
+    level = frame_level_error(codec, reconstruction, target, num_samples=wave.shape[-1])
     total = total + perceptual_weight * heard + level_weight * level
     return CodecLosses(total, log_mel, inst_freq, commitment, audio, heard, level), out.quantizers
 
