@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader
 from spectrolab.audio import io
 from spectrolab.audio.representations import LogMel
 from spectrolab.cli import main as cli_main
+from spectrolab.codec import load_codec
 from spectrolab.data import nsynth_render
 from spectrolab.data.gm import GM_TO_NSYNTH
 from spectrolab.data.nsynth import NSYNTH_FAMILIES, NSYNTH_KEYS, NSynthDataset, read_examples, split_dir
@@ -30,6 +31,7 @@ from spectrolab.data.nsynth_render import (
 from spectrolab.data.ranges import parse_int_spec
 from spectrolab.data.soundfont import TEST_SOUNDFONT, NoteRenderer, NoteSpec, is_silent, normalize_loudness
 from spectrolab.errors import ConfigError, DataError, OutputExistsError, SpectrolabWarning
+from spectrolab.training.prior import encode_dataset
 
 # Piano, three guitars (one family of 3 -> one per split), finger bass, violin, oboe (TimGM6mb renders it silent
 # below pitch 36), and the unmapped music box.
@@ -491,3 +493,19 @@ def test_data_merge_valid_every_trains_on_valid_programs_and_keeps_test_out(tmp_
             assert link.resolve() in {p.resolve() for p in plain_links if p.exists()}
     with pytest.raises(ConfigError, match="valid_every"):
         merge_nsynth([tmp_path / "a", tmp_path / "b"], tmp_path / "g", names=["x", "y"], valid_every=1)
+
+
+def test_encode_dataset_equals_encoding_each_note_and_keeps_the_labels(tiny):
+    codec = load_codec()
+    dataset = NSynthDataset(tiny, "train", fields=("pitch", "instrument_family"))
+    chosen = [5, 0, 3, 1, 4]
+    encoded = encode_dataset(dataset, codec, batch_size=2, indices=chosen)  # batches of 2, 2 and 1
+    for row, index in enumerate(chosen):
+        item = dataset[index]
+        with torch.inference_mode():  # as encode_dataset runs (bfloat16 where the CPU has it)
+            alone = codec.encode(item["input"]).grids[0][0]
+        assert torch.equal(encoded.grids[row], alone)
+        assert (encoded.pitch[row], encoded.family[row]) == (item["pitch"], item["instrument_family"])
+    assert encoded.grids.shape == (len(chosen), *codec.encode(dataset[0]["input"]).grids[0].shape[1:])
+    with pytest.raises(ConfigError, match="no notes to encode"):
+        encode_dataset(dataset, codec, indices=[])

@@ -170,15 +170,29 @@ def encode_dataset(
     missing = {"pitch", "instrument_family"} - set(dataset.fields)
     if missing or dataset.representation is not None:
         raise ConfigError(f"need a waveform dataset with fields pitch and instrument_family (missing {missing})")
-    grids, pitch, family = [], [], []
     source = dataset if indices is None else Subset(dataset, list(indices))
     loader = DataLoader(source, batch_size=batch_size, shuffle=False)
+    count = len(source)
+    pitch = torch.empty(count, dtype=torch.long)
+    family = torch.empty(count, dtype=torch.long)
+    grids: torch.Tensor | None = None
+    start = 0
     with torch.inference_mode():
         for batch in loader:
-            grids.append(codec.encode(batch["input"]).grids[level])
-            pitch.append(batch["pitch"])
-            family.append(batch["instrument_family"])
-    return EncodedGrids(torch.cat(grids), torch.cat(pitch), torch.cat(family))
+            codes = codec.encode(batch["input"]).grids[level]
+            # One tensor allocated up front: thousands of small per-batch tensors kept alive between the
+            # analysis's large transient buffers fragmented the heap (RSS grew ~200 kB per note, 16 GB for
+            # 82k notes, although the grids take 4 kB each).
+            if grids is None:
+                grids = torch.empty((count, *codes.shape[1:]), dtype=codes.dtype)
+            stop = start + codes.shape[0]
+            grids[start:stop] = codes
+            pitch[start:stop] = batch["pitch"]
+            family[start:stop] = batch["instrument_family"]
+            start = stop
+    if grids is None:
+        raise ConfigError("no notes to encode")
+    return EncodedGrids(grids, pitch, family)
 
 
 @dataclass(frozen=True)
