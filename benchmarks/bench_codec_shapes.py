@@ -2,9 +2,10 @@
 
 The codec's speed does not depend on its weights, so each candidate is the ``vqvae_default`` preset with other
 ``channels`` / ``res_blocks``, freshly initialised, timed audio to audio (analysis, encoder, VQ, decoder,
-peak-phase inverse) on the same note. The peer is the shipped shape measured in the same run, the candidates
-taking turns so that the machine's drift reaches them all alike. Prints parameters, multiply-accumulates of the
-convolutions per 4 s note, the median time and its ratio to the shipped shape, on each thread count asked for.
+peak-phase inverse) on the same note. The peer is the preset's own shape (the previous default codec's),
+measured in the same run, the candidates taking turns so that the machine's drift reaches them all alike.
+Prints parameters, multiply-accumulates of the convolutions per 4 s note, the median time and its ratio to the
+peer, on each thread count asked for.
 
     PYTHONPATH=src python benchmarks/bench_codec_shapes.py [--threads 1 2] [--runs 20] [--out results/codec_shapes.md]
 """
@@ -25,11 +26,11 @@ from spectrolab.data.soundfont import TEST_SOUNDFONT, NoteRenderer, NoteSpec, no
 from spectrolab.models.precision import cpu_description
 from spectrolab.models.registry import create_model
 
-# (label, overrides of the vqvae_default preset); the first is the shipped shape, the peer.
+# (label, overrides of the vqvae_default preset); the first, the preset's own shape, is the peer.
 CANDIDATES: list[tuple[str, dict[str, object]]] = [
-    ("shipped: channels 32-48-64, 1 res block", {}),
+    ("preset (the previous default): channels 32-48-64, 1 res block", {}),
     ("channels 32-48-64, 3 res blocks", {"res_blocks": 3}),
-    ("channels 32-48-96, 2 res blocks", {"channels": [32, 48, 96], "res_blocks": 2}),
+    ("shipped: channels 32-48-96, 2 res blocks", {"channels": [32, 48, 96], "res_blocks": 2}),
     ("channels 24-48-96, 2 res blocks", {"channels": [24, 48, 96], "res_blocks": 2}),
     ("channels 32-64-128, 1 res block", {"channels": [32, 64, 128]}),
     ("channels 32-64-128, 2 res blocks", {"channels": [32, 64, 128], "res_blocks": 2}),
@@ -89,13 +90,13 @@ def main() -> None:
             medians[threads] = [1e3 * statistics.median(t) for t in times]
     lines = [
         f"From `PYTHONPATH=src python benchmarks/bench_codec_shapes.py --runs {args.runs}` (untrained candidates: "
-        "speed does not depend on the weights; the shipped shape is the peer, measured in the same run, the "
+        "speed does not depend on the weights; the preset's own shape is the peer, measured in the same run, the "
         "candidates taking turns):",
         "",
         f"{cpu_description()}; 4 s note, encode + decode audio to audio, median of {args.runs} runs (ms)",
         "",
         "| codec shape | parameters | conv MACs per note | "
-        + " | ".join(f"{t} thread(s): ms | x shipped" for t in args.threads)
+        + " | ".join(f"{t} thread(s): ms | x preset" for t in args.threads)
         + " |",
         "|---|---:|---:|" + "---:|---:|" * len(args.threads),
     ]

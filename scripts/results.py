@@ -20,7 +20,7 @@ SCRIPTS: dict[str, list[str]] = {
     "tagging": ["scripts/tagging_results.py", "--task", "both"],
     "tagging_notes": ["scripts/tagging_notes_results.py"],
     "tagging_clips": ["scripts/tagging_clips_results.py"],
-    "codec": ["scripts/codec_results.py"],
+    "codec": ["scripts/codec_results.py", "--default", "models/candidates/codec_small"],
     "priors": ["scripts/prior_results.py", "--data", "data/notes3", "--library", "data/nsynth-sf_GMbank"],
     "prior_steering": [
         "scripts/prior_steering.py",
@@ -61,13 +61,13 @@ SCRIPTS: dict[str, list[str]] = {
         "--unseen",
         "data/nsynth-sf_GMbank",
         "--codec",
-        "models/candidates/codec_level",
-        "models/candidates/codec_wide",
         "src/spectrolab/assets/codec_default",
+        "models/candidates/codec_wide",
+        "models/candidates/codec_small",
         "--names",
-        "level-loss candidate (not shipped yet)",
-        "wide candidate (not shipped yet)",
-        "shipped codec_default",
+        "shipped codec_default (the level-loss run)",
+        "wide candidate (not shipped)",
+        "previous default (models/candidates/codec_small)",
     ],
 }
 

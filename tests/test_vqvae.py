@@ -29,7 +29,7 @@ from spectrolab.data.nsynth_render import RenderConfig, render_nsynth
 from spectrolab.data.soundfont import TEST_SOUNDFONT
 from spectrolab.errors import ConfigError, DataError, ModelError, SpectrolabWarning
 from spectrolab.models import create_model, list_models, save_model_dir
-from spectrolab.models.registry import WEIGHTS_NAME
+from spectrolab.models.registry import WEIGHTS_NAME, read_config
 from spectrolab.training.codec import (
     CodecModule,
     CodecTrainConfig,
@@ -131,9 +131,10 @@ def test_codes_remember_the_codec_weights_and_another_codec_refuses_them(notes, 
     assert (grids.codec, grids.codec_sha256) == ("vqvae_default", shipped.weights_sha256)
     # The same architecture with other weights: same grid shapes, other codes.
     torch.manual_seed(1)
-    save_model_dir(create_model("vqvae_default"), tmp_path / "other")
+    save_model_dir(create_model("vqvae_default", **read_config(DEFAULT_CODEC_DIR)["args"]), tmp_path / "other")
     other = load_codec(tmp_path / "other")
-    with pytest.raises(ModelError, match=r"made by codec 'vqvae_default' \(weights 3b1f6156af11\), not by this"):
+    made_by = rf"made by codec 'vqvae_default' \(weights {shipped.weights_sha256[:12]}\), not by this"
+    with pytest.raises(ModelError, match=made_by):
         other.decode(grids)
     with pytest.warns(SpectrolabWarning, match="going ahead"):
         assert other.decode(grids, allow_mismatch=True).shape == (1, 64000)
