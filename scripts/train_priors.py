@@ -152,11 +152,16 @@ def train_transformer(args: argparse.Namespace, train: EncodedGrids, valid: Enco
         checkpoint_dir=args.checkpoints,
         val_every=args.val_every_steps,
         resume=args.resume,
+        accelerator=args.accelerator,
     )
     seconds = time.perf_counter() - started
     print(f"transformer: {count_parameters(model)} parameters, {metrics} in {seconds:.0f} s", flush=True)
     metadata = {**provenance(args), "budget": asdict(budget), "train_seconds": seconds, "final": metrics}
+    on_gpu = args.accelerator != "cpu" and torch.cuda.is_available()
+    metadata["trained_on"] = torch.cuda.get_device_name() if on_gpu else "cpu"
     metadata["training_energy"] = training_energy(args.logs)
+    if args.note:
+        metadata["note"] = args.note
     save_model_dir(model, Path(args.out) / "prior_transformer", metadata=metadata, force=args.force)
 
 
@@ -192,8 +197,10 @@ def main() -> None:
     parser.add_argument("--resume", help="continue transformer training from this checkpoint (CHECKPOINTS/last.ckpt)")
     parser.add_argument("--skip-nb", action="store_true", help="do not refit Naive Bayes")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--accelerator", default="cpu", help="Lightning accelerator of transformer training (gpu)")
     parser.add_argument("--logs", default="out/prior_data/logs", help="Lightning CSV logs")
     parser.add_argument("--force", action="store_true", help="replace existing prior directories")
+    parser.add_argument("--note", help="a remark stored in the transformer's config (e.g. how its device was shared)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     train, valid = encoded_split(args, "train"), encoded_split(args, "valid", every=args.valid_every)

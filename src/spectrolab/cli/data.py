@@ -1,4 +1,4 @@
-"""``spectrolab data render`` (an NSynth-format dataset from a soundfont) and ``spectrolab data info DIR``."""
+"""``spectrolab data render`` (an NSynth-format dataset from a soundfont), ``merge``, ``roundtrip`` and ``info``."""
 
 from __future__ import annotations
 
@@ -100,6 +100,23 @@ def _merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _roundtrip(args: argparse.Namespace) -> int:
+    import torch
+
+    from spectrolab.codec import load_codec
+    from spectrolab.data.roundtrip import roundtrip_nsynth
+
+    torch.set_num_threads(args.threads)
+    report = roundtrip_nsynth(
+        args.source, args.out, codec=load_codec(args.codec), every=args.every, force=args.force, progress=not args.quiet
+    )
+    counts = ", ".join(f"{split} {n}" for split, n in report.notes.items())
+    print(f"wrote {sum(report.notes.values())} round trips ({counts}) to {report.out_dir} in {report.seconds:.1f} s")
+    if report.over_full_scale:
+        print(f"{report.over_full_scale} round trips exceed full scale: written as float WAV, not clipped")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("data", help="render and inspect datasets")
     sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -135,6 +152,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     merge.add_argument("--force", action="store_true", help="replace an existing output folder")
     merge.set_defaults(run=_merge)
+    roundtrip = sub.add_parser(
+        "roundtrip", help="an NSynth-format dataset of codec round trips of another's notes (to train taggers on)"
+    )
+    roundtrip.add_argument("source", help="NSynth-format dataset folder")
+    roundtrip.add_argument("--out", required=True, help="output folder")
+    roundtrip.add_argument("--codec", help="codec directory (default: the shipped codec)")
+    roundtrip.add_argument("--every", type=int, default=1, metavar="N", help="every Nth note of each split, by name")
+    roundtrip.add_argument("--threads", type=int, default=1, help="torch threads")
+    roundtrip.add_argument("--force", action="store_true", help="replace an existing output folder")
+    roundtrip.add_argument("--quiet", action="store_true", help="no progress bar")
+    roundtrip.set_defaults(run=_roundtrip)
     info = sub.add_parser(
         "info", help="notes per split and family of an NSynth-format dataset, or clips and tags of a clip dataset"
     )

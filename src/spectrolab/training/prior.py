@@ -16,7 +16,7 @@ from datetime import timedelta
 import lightning as L
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Subset, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, Subset, TensorDataset
 
 from spectrolab.codec import Codec
 from spectrolab.data.nsynth import NSynthDataset
@@ -152,9 +152,12 @@ class EncodedGrids:
         return EncodedGrids(self.grids[index], self.pitch[index], self.family[index])
 
     def loader(self, *, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
+        """Batches in the order ``DataLoader(..., shuffle=shuffle)`` gives, each gathered by one indexing of
+        the tensors rather than ``batch_size`` item look-ups and a collate (the look-ups bound a GPU's steps)."""
         generator = torch.Generator().manual_seed(seed)
         dataset = TensorDataset(self.grids.long(), self.pitch.long(), self.family.long())
-        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
+        order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+        return DataLoader(dataset, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None)
 
 
 def encode_dataset(
@@ -219,9 +222,11 @@ def train_transformer_prior(
     checkpoint_dir: str | None = None,
     val_every: int = 200,
     resume: str | None = None,
+    accelerator: str = "cpu",
 ) -> dict[str, float]:
     """Train ``model`` in place on ``train`` within ``budget``, validating every ``val_every`` steps; returns the
-    final train and validation losses and the step count.
+    final train and validation losses and the step count. ``accelerator`` is Lightning's (``"cpu"``,
+    ``"gpu"``, ``"auto"``); the model comes back on the CPU either way.
 
     With ``checkpoint_dir``, ``last.ckpt`` is written at every validation (``resume`` continues from one) and the
     model ends with the weights of the best validation (``best_val_loss``, ``best_step``) rather than the last."""
@@ -240,7 +245,7 @@ def train_transformer_prior(
     trainer = make_trainer(
         max_steps=budget.max_steps,
         max_time=None if budget.max_minutes is None else timedelta(minutes=budget.max_minutes),
-        accelerator="cpu",
+        accelerator=accelerator,
         devices=1,
         precision=budget.precision,
         logger=L.pytorch.loggers.CSVLogger(log_dir) if log_dir else False,
@@ -266,5 +271,5 @@ def train_transformer_prior(
         module.load_state_dict(state["state_dict"])
         metrics["best_val_loss"] = float(best.best_model_score)  # type: ignore[arg-type]
         metrics["best_step"] = float(state["global_step"])
-    model.eval()
+    model.cpu().eval()
     return metrics
