@@ -35,8 +35,11 @@ from spectrolab.priors.api import ASSETS
 from spectrolab.training.codec import pitch_covering
 from spectrolab.training.energy import energy_entry, training_energy
 from spectrolab.training.prior import EncodedGrids, TrainingBudget, encode_dataset, train_transformer_prior
+from spectrolab.training.warm_start import WarmStart
 
 ROOT = Path(__file__).resolve().parent.parent
+# What a warm-started transformer's config records of its source's training (see WarmStart.record).
+SOURCE_BUDGET = ("trained_by", "budget", "train_seconds", "final", "training_energy", "trained_on", "warm_start")
 
 
 def render_recipe(args: argparse.Namespace) -> RenderConfig:
@@ -124,16 +127,21 @@ def fit_naive_bayes(args: argparse.Namespace, train: EncodedGrids, valid: Encode
 
 def train_transformer(args: argparse.Namespace, train: EncodedGrids, valid: EncodedGrids) -> None:
     torch.manual_seed(args.seed)
-    model = create_model(
-        "prior_transformer",
-        codebook_size=load_codec(args.codec).codebook_sizes[0],
-        height=train.grids.shape[1],
-        max_width=train.grids.shape[2],
-        d_model=args.d_model,
-        num_layers=args.layers,
-        dim_feedforward=4 * args.d_model,
-        dropout=args.dropout,
-    )
+    shape = {
+        "codebook_size": load_codec(args.codec).codebook_sizes[0],
+        "height": train.grids.shape[1],
+        "max_width": train.grids.shape[2],
+    }
+    warm = None if args.init_from is None else WarmStart.from_directory(args.init_from, budget_keys=SOURCE_BUDGET)
+    if warm is None:
+        architecture = {"d_model": args.d_model, "num_layers": args.layers, "dim_feedforward": 4 * args.d_model}
+        model = create_model("prior_transformer", **shape, **architecture, dropout=args.dropout)
+    else:  # the source's architecture (--d-model and --layers do not apply); it must fit these grids
+        misfit = {k: (warm.model_args.get(k), v) for k, v in shape.items() if warm.model_args.get(k) != v}
+        if warm.name != "prior_transformer" or misfit:
+            raise SystemExit(f"--init-from {args.init_from}: a {warm.name} with (its, needed) {misfit}")
+        model = create_model("prior_transformer", **{**warm.model_args, "dropout": args.dropout})
+        warm.load_into(model, name="prior_transformer")
     budget = TrainingBudget(
         max_steps=args.max_steps,
         max_minutes=args.minutes or None,
@@ -160,6 +168,8 @@ def train_transformer(args: argparse.Namespace, train: EncodedGrids, valid: Enco
     on_gpu = args.accelerator != "cpu" and torch.cuda.is_available()
     metadata["trained_on"] = torch.cuda.get_device_name() if on_gpu else "cpu"
     metadata["training_energy"] = training_energy(args.logs)
+    if warm is not None:
+        metadata["warm_start"] = warm.record([])
     if args.note:
         metadata["note"] = args.note
     save_model_dir(model, Path(args.out) / "prior_transformer", metadata=metadata, force=args.force)
@@ -194,6 +204,9 @@ def main() -> None:
     parser.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed")
     parser.add_argument("--val-every-steps", type=int, default=200, help="transformer validation interval")
     parser.add_argument("--checkpoints", help="folder of resumable transformer checkpoints (best weights kept)")
+    parser.add_argument(
+        "--init-from", metavar="DIR", help="start the transformer from this trained one's weights and architecture"
+    )
     parser.add_argument("--resume", help="continue transformer training from this checkpoint (CHECKPOINTS/last.ckpt)")
     parser.add_argument("--skip-nb", action="store_true", help="do not refit Naive Bayes")
     parser.add_argument("--threads", type=int, default=1)

@@ -505,3 +505,46 @@ def test_lattice_scoring_is_exact_for_naive_bayes_and_one_cell_at_the_widest_str
     assert lattice == pytest.approx(bits_per_code(tf, grids[:3]), rel=1e-5)
     with pytest.raises(ConfigError, match="stride"):
         lattice_log_prob(nb, grids[:2], stride=1)
+
+
+def test_train_priors_script_warm_starts_from_a_trained_transformer(tmp_path):
+    """``scripts/train_priors.py --init-from DIR`` starts the Transformer from DIR's weights (at a negligible
+    learning rate they come back unchanged) and architecture, records the source and its budget, and refuses
+    one that does not fit the grids."""
+    import json
+    import runpy
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+
+    root = Path(__file__).resolve().parent.parent
+    source = create_model("prior_transformer", codebook_size=1024, height=32, max_width=16, d_model=16, num_layers=1)
+    save_model_dir(source, tmp_path / "source", metadata={"trained_by": "a test", "train_seconds": 1.5})
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    grids = torch.randint(0, 1024, (8, 32, 16))
+    for split in ("train", "valid", "test"):
+        save_file({"grids": grids, "pitch": torch.full((8,), 60), "family": torch.zeros(8, dtype=torch.long)},
+                  str(cache / f"{split}.safetensors"))  # fmt: skip
+    argv = ["train_priors.py", "--data", str(tmp_path / "data"), "--cache", str(cache), "--skip-nb", "--minutes", "0"]
+    argv += ["--max-steps", "2", "--batch-size", "4", "--lr", "1e-12"]  # the source's d_model and layers
+    argv += ["--logs", str(tmp_path / "logs"), "--out", str(tmp_path / "out"), "--init-from", str(tmp_path / "source")]
+    saved = sys.argv
+    try:
+        sys.argv = argv
+        runpy.run_path(str(root / "scripts" / "train_priors.py"), run_name="__main__")
+        misfit = create_model("prior_transformer", codebook_size=512, height=32, max_width=16, d_model=16)
+        save_model_dir(misfit, tmp_path / "misfit")
+        sys.argv = [*argv[:-1], str(tmp_path / "misfit"), "--out", str(tmp_path / "other")]
+        with pytest.raises(SystemExit, match=r"'codebook_size': \(512, 1024\)"):
+            runpy.run_path(str(root / "scripts" / "train_priors.py"), run_name="__main__")
+    finally:
+        sys.argv = saved
+    trained = load_model_dir(tmp_path / "out" / "prior_transformer")
+    for name, value in source.state_dict().items():
+        torch.testing.assert_close(trained.model.state_dict()[name], value, rtol=0, atol=1e-6)
+    warm = json.loads((tmp_path / "out" / "prior_transformer" / "config.json").read_text())["metadata"]["warm_start"]
+    assert warm["sha256"] == load_model_dir(tmp_path / "source").sha256
+    assert warm["source_budget"] == {"trained_by": "a test", "train_seconds": 1.5}
+    assert not (tmp_path / "other").exists()
