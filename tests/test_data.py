@@ -521,6 +521,9 @@ def test_data_roundtrip_writes_each_kept_note_as_the_codec_decodes_it(tiny, tmp_
     assert "round trips (train" in capsys.readouterr().out
     manifest = json.loads((out / ROUNDTRIP_MANIFEST).read_text())
     assert manifest["sha256"] == codec.weights_sha256 and manifest["every"] == 3
+    from spectrolab.data.tracks import dataset_recipe
+
+    assert dataset_recipe(out) == {**manifest, "source_recipe": dataset_recipe(tiny)} and dataset_recipe(tiny)
     for split in ("train", "valid", "test"):
         source = read_examples(split_dir(tiny, split))
         kept = read_examples(split_dir(out, split))

@@ -120,12 +120,14 @@ def load_tracks(root: str | os.PathLike[str], split: str, *, target: str = "inst
 
 def dataset_recipe(root: str | os.PathLike[str]) -> dict | None:
     """How the dataset at ``root`` was made, for a model's metadata: the clip recipe (``labels.json``), a
-    rendering's manifest (``render.json``: soundfont, pitches, velocities, program splits) or a merge's
-    ``merge.json`` with each source's own recipe; ``None`` when none of these files is there."""
+    rendering's manifest (``render.json``: soundfont, pitches, velocities, program splits), a merge's
+    ``merge.json`` with each source's own recipe, or a codec round trip's ``roundtrip.json`` (codec, digest,
+    selection) with its source's recipe; ``None`` when none of these files is there."""
     import json
 
     from spectrolab.data.merge import MERGE_MANIFEST
     from spectrolab.data.nsynth_format import MANIFEST_FILE
+    from spectrolab.data.roundtrip import ROUNDTRIP_MANIFEST
 
     root = Path(root)
     if (root / "labels.json").is_file():
@@ -135,6 +137,9 @@ def dataset_recipe(root: str | os.PathLike[str]) -> dict | None:
     if (root / MERGE_MANIFEST).is_file():
         merge = json.loads((root / MERGE_MANIFEST).read_text())
         return {**merge, "recipes": {name: dataset_recipe(path) for name, path in merge["sources"].items()}}
+    if (root / ROUNDTRIP_MANIFEST).is_file():
+        roundtrip = json.loads((root / ROUNDTRIP_MANIFEST).read_text())
+        return {**roundtrip, "source_recipe": dataset_recipe(roundtrip["source"])}
     return None
 
 
