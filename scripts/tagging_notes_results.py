@@ -100,16 +100,49 @@ def markdown_confusion(scores: TaggingScores) -> list[str]:
     return lines
 
 
+def libraries(recipe: dict[str, Any] | None) -> list[str]:
+    """The sample libraries behind a dataset recipe: its render's, its merge's sources', its round trip's source's."""
+    if not recipe:
+        return []
+    if "soundfont_path" in recipe:
+        return [Path(recipe["soundfont_path"]).stem]
+    found = [lib for r in (recipe.get("recipes") or {}).values() for lib in libraries(r)]
+    return sorted(set(found + libraries(recipe.get("source_recipe"))))
+
+
+def round_trips(recipe: dict[str, Any] | None) -> str:
+    """``; with ...`` naming the codec round trips (``spectrolab data roundtrip``) merged into the data, if any."""
+    trips = [r for r in ((recipe or {}).get("recipes") or {}).values() if r and "source_recipe" in r]
+    return "".join(
+        f"; with the codec round trips (`{r['codec']}` `{r['sha256'][:12]}`, `spectrolab data roundtrip`) of every "
+        f"{r['every']}th note of {Path(r['source']).name}"
+        for r in trips
+    )
+
+
 def sources(meta: dict[str, Any]) -> str:
     """The sample libraries of the training data, from the merge's recipe."""
-    recipes = (meta.get("data_recipe") or {}).get("recipes") or {}
-    names = [Path(r["soundfont_path"]).stem for r in recipes.values() if r and "soundfont_path" in r]
-    return "merged notes of " + ", ".join(names) if names else "rendered notes"
+    names = libraries(meta.get("data_recipe"))
+    return ("merged notes of " + ", ".join(names) if names else "rendered notes") + round_trips(meta.get("data_recipe"))
 
 
 def train_notes(meta: dict[str, Any]) -> str:
     notes = ((meta.get("data_recipe") or {}).get("notes") or {}).get("train")
     return f"{notes:,}" if notes else "all"
+
+
+def warm_start(meta: dict[str, Any]) -> str:
+    """`` started from ...`` naming the tagger a warm-started one began from, and what that one cost."""
+    warm = meta.get("warm_start")
+    if not warm:
+        return ""
+    source = warm["source_budget"]
+    joules = (source.get("training_energy") or {}).get("joules")
+    spent = f", {joules[0] / 1e3:.1f}-{joules[1] / 1e3:.1f} kJ" if joules else ""
+    return (
+        f" Its weights started from the previous notes tagger (`{warm['sha256'][:12]}`: {source['steps']} steps in "
+        f"{source['train_seconds'] / 60:.1f} min on {', '.join(libraries(source.get('data_recipe')))}{spent})."
+    )
 
 
 def recipe(meta: dict[str, Any]) -> str:
@@ -136,7 +169,7 @@ def recipe(meta: dict[str, Any]) -> str:
         f"{budget} on one CPU thread ({meta['steps']} steps, "
         f"{meta['train_seconds'] / 60:.1f} min{spent}); augmentations: {augment or 'none'}; the checkpoint with the "
         f"best accuracy on {f'{n} notes of ' if (n := train['val_tracks']) else ''}{valid} was kept "
-        f"({next(iter(meta['best_score'].values())):.3f})."
+        f"({next(iter(meta['best_score'].values())):.3f})." + warm_start(meta)
     )
 
 

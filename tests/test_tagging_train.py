@@ -23,6 +23,7 @@ from spectrolab.audio import io
 from spectrolab.audio.io import save
 from spectrolab.cli import tagging as tagging_cli
 from spectrolab.cli.main import main
+from spectrolab.codec import load_codec
 from spectrolab.data.chunking import evenly_spaced_chunks, evenly_spaced_starts, random_chunk, tiling_chunks
 from spectrolab.data.clips import LABELS, ClipRecipe, render_clips
 from spectrolab.data.gm import GM_TO_NSYNTH
@@ -405,12 +406,17 @@ def test_shipped_tagger_works_out_of_the_box(clips, capsys):
 def test_shipped_notes_tagger_tags_a_rendered_note_with_the_11_families(notes, tmp_path, capsys):
     meta = json.loads((SHIPPED_TAGGERS["notes"] / "config.json").read_text())["metadata"]
     assert meta["labels"] == list(NSYNTH_FAMILIES) and not meta["multilabel"]
-    assert sorted(meta["data_recipe"]["sources"]) == ["fluidr3", "opl3", "timgm6mb"]
+    # Rendered notes of three libraries, and the shipped codec's round trips of a quarter of them.
+    clean, codec = meta["data_recipe"]["recipes"]["clean"], meta["data_recipe"]["recipes"]["codec"]
+    assert sorted(clean["sources"]) == ["fluidr3", "opl3", "timgm6mb"]
+    assert codec["sha256"] == load_codec().weights_sha256 and codec["source_recipe"] == clean
     assert meta["train"]["seed"] == 0 and meta["train"]["feature_cache"] and meta["steps"] > 0
     wav = tmp_path / "violin.wav"
     save(wav, notes[2], sample_rate=16000)  # violin G4 of the test soundfont
     assert _cli("tag", str(wav), "--model", "notes", "--json", str(tmp_path / "tags.json"), "--top", "1") == 0
-    assert capsys.readouterr().out.startswith(f"{wav}: string ")  # the right family (0.51 vs organ 0.23)
+    assert capsys.readouterr().out.startswith(
+        f"{wav}: string "
+    )  # the right family (string 1.00 for the round-trip fine-tuned model)
     (result,) = json.loads((tmp_path / "tags.json").read_text())
     assert list(result["scores"]) == list(NSYNTH_FAMILIES)
     assert sum(result["scores"].values()) == pytest.approx(1.0, abs=1e-5)  # softmax over the families
