@@ -414,9 +414,8 @@ def test_shipped_notes_tagger_tags_a_rendered_note_with_the_11_families(notes, t
     wav = tmp_path / "violin.wav"
     save(wav, notes[2], sample_rate=16000)  # violin G4 of the test soundfont
     assert _cli("tag", str(wav), "--model", "notes", "--json", str(tmp_path / "tags.json"), "--top", "1") == 0
-    assert capsys.readouterr().out.startswith(
-        f"{wav}: string "
-    )  # the right family (string 1.00 for the round-trip fine-tuned model)
+    # The right family (string 1.00 for the round-trip fine-tuned model).
+    assert capsys.readouterr().out.startswith(f"{wav}: string ")
     (result,) = json.loads((tmp_path / "tags.json").read_text())
     assert list(result["scores"]) == list(NSYNTH_FAMILIES)
     assert sum(result["scores"].values()) == pytest.approx(1.0, abs=1e-5)  # softmax over the families

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from spectrolab.data.nsynth_format import EXAMPLES_FILE, SPLITS, read_examples, split_dir
-from spectrolab.errors import ConfigError, DataError, OutputExistsError
+from spectrolab.data.staging import check_new_folder, staged_folder
+from spectrolab.errors import ConfigError, DataError
 
 MERGE_MANIFEST = "merge.json"
 
@@ -40,11 +40,7 @@ def merge_nsynth(
         raise ConfigError(f"need two or more datasets with distinct names, got {labels}")
     if valid_every is not None and valid_every < 2:
         raise ConfigError(f"valid_every must be 2 or more, got {valid_every}")
-    target = Path(out)
-    if target.exists() and not force:
-        raise OutputExistsError(f"{target}: exists already; pass --force to replace it")
-    tmp = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
+    check_new_folder(Path(out), force=force)
     notes: dict[str, dict[str, tuple[dict, Path]]] = {}
     for split in SPLITS:
         folders = [split_dir(r, split) for r in roots]
@@ -62,16 +58,16 @@ def merge_nsynth(
         notes["valid"] = dict(pool[::valid_every])
         notes["train"] = {k: v for k, v in pool if k not in notes["valid"]}
     counts: dict[str, int] = {}
-    for split, split_notes in notes.items():
-        (tmp / f"nsynth-{split}" / "audio").mkdir(parents=True)
-        for key, (_, audio) in split_notes.items():
-            (tmp / f"nsynth-{split}" / "audio" / f"{key}.wav").symlink_to(audio)
-        examples = {key: example for key, (example, _) in split_notes.items()}
-        (tmp / f"nsynth-{split}" / EXAMPLES_FILE).write_text(json.dumps(examples, sort_keys=True))
-        counts[split] = len(examples)
-    manifest = {"sources": dict(zip(labels, map(str, roots), strict=True)), "notes": counts, "valid_every": valid_every}
-    (tmp / MERGE_MANIFEST).write_text(json.dumps(manifest, indent=2))
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
+    with staged_folder(out, force=force) as tmp:
+        for split, split_notes in notes.items():
+            (tmp / f"nsynth-{split}" / "audio").mkdir(parents=True)
+            for key, (_, audio) in split_notes.items():
+                (tmp / f"nsynth-{split}" / "audio" / f"{key}.wav").symlink_to(audio)
+            examples = {key: example for key, (example, _) in split_notes.items()}
+            (tmp / f"nsynth-{split}" / EXAMPLES_FILE).write_text(json.dumps(examples, sort_keys=True))
+            counts[split] = len(examples)
+        manifest = {
+            "sources": dict(zip(labels, map(str, roots), strict=True)), "notes": counts, "valid_every": valid_every
+        }  # fmt: skip
+        (tmp / MERGE_MANIFEST).write_text(json.dumps(manifest, indent=2))
     return counts

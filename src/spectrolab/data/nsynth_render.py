@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
-import shutil
-import tempfile
 import time
 import warnings
 from collections import Counter
@@ -55,7 +52,8 @@ from spectrolab.data.soundfont import (
     is_silent,
     normalize_loudness,
 )
-from spectrolab.errors import ConfigError, OutputExistsError, SpectrolabWarning
+from spectrolab.data.staging import check_new_folder, staged_folder
+from spectrolab.errors import ConfigError, SpectrolabWarning
 
 HELD_OUT_FRACTION = 0.1
 PROBE_SECONDS = 0.25
@@ -262,26 +260,6 @@ def _write_outputs(
     return manifest
 
 
-def _open_permissions(tree: Path) -> None:
-    """Give the temporary tree (made private by mkdtemp/mkstemp) the permissions the umask gives new files."""
-    umask = os.umask(0)
-    os.umask(umask)
-    for path in [tree, *tree.rglob("*")]:
-        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
-
-
-def _move_into_place(tmp: Path, out_dir: Path, *, force: bool) -> None:
-    if out_dir.exists():
-        if not force:
-            raise OutputExistsError(f"{out_dir}: exists already; pass --force (force=True) to overwrite")
-        trash = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.old-"))
-        os.replace(out_dir, trash / out_dir.name)
-        os.replace(tmp, out_dir)
-        shutil.rmtree(trash)
-    else:
-        os.replace(tmp, out_dir)
-
-
 def render_nsynth(
     config: RenderConfig, out_dir: str | Path, *, workers: int = 1, force: bool = False, progress: bool = False
 ) -> RenderReport:
@@ -290,17 +268,14 @@ def render_nsynth(
     Refuses an existing ``out_dir`` unless ``force``; nothing is left behind if rendering fails.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and not force:
-        raise OutputExistsError(f"{out_dir}: exists already; pass --force (force=True) to overwrite")
+    check_new_folder(out_dir, force=force)
     if workers < 1:
         raise ConfigError(f"workers={workers} must be at least 1")
     find_soundfont(config.soundfont)
     start = time.perf_counter()
     splits = assign_splits(config.mapped, seed=config.seed)
     warn_empty_splits(splits)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-"))
-    try:
+    with staged_folder(out_dir, force=force) as tmp:
         tasks = [_ProgramTask(p, splits[p], config, split_dir(tmp, splits[p])) for p in config.mapped]
         grid = len(config.pitches) * len(config.velocities)
         per_task = min(grid, config.max_per_program or grid)
@@ -310,10 +285,6 @@ def render_nsynth(
                 results.append(result)
                 bar.update(per_task)
         manifest = _write_outputs(tmp, config, splits, results)
-        _open_permissions(tmp)
-        _move_into_place(tmp, out_dir, force=force)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return RenderReport(
         out_dir=out_dir,
         notes=manifest["notes"],

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,8 @@ from tqdm import tqdm
 from spectrolab.audio import io
 from spectrolab.codec.vqvae import Codec
 from spectrolab.data.nsynth_format import EXAMPLES_FILE, SPLITS, read_examples, split_dir
-from spectrolab.errors import ConfigError, DataError, OutputExistsError
+from spectrolab.data.staging import check_new_folder, staged_folder
+from spectrolab.errors import ConfigError, DataError
 
 ROUNDTRIP_MANIFEST = "roundtrip.json"
 
@@ -59,38 +59,31 @@ def roundtrip_nsynth(
     """
     if every < 1 or batch_size < 1:
         raise ConfigError(f"every and batch_size must be at least 1, got {every} and {batch_size}")
-    root, target = Path(source), Path(out)
-    if target.exists() and not force:
-        raise OutputExistsError(f"{target}: exists already; pass --force to replace it")
+    root = Path(source)
+    check_new_folder(Path(out), force=force)
     examples = {split: read_examples(split_dir(root, split)) for split in SPLITS}
-    tmp = target.with_name(f".{target.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
     started, over, counts = time.perf_counter(), 0, {}
     stamp = {"codec": codec.name, "sha256": codec.weights_sha256}
     total = sum(len(_kept(e, every)) for e in examples.values())
-    bar = tqdm(total=total, unit="note", disable=not progress)
-    for split in SPLITS:
-        names = _kept(examples[split], every)
-        audio_in, audio_out = split_dir(root, split) / "audio", tmp / f"nsynth-{split}" / "audio"
-        audio_out.mkdir(parents=True)
-        for first in range(0, len(names), batch_size):
-            batch = names[first : first + batch_size]
-            waves = [io.load(audio_in / f"{name}.wav", sample_rate=codec.sample_rate)[0] for name in batch]
-            if len({w.shape[-1] for w in waves}) != 1:
-                raise DataError(f"{audio_in}: notes {batch[0]}..{batch[-1]} differ in length; cannot batch them")
-            with torch.inference_mode():
-                decoded = codec.decode(codec.encode(torch.stack(waves)))
-            for name, wave in zip(batch, decoded, strict=True):
-                over += int(wave.abs().max() > 1.0)
-                io.save(audio_out / f"{name}.wav", wave, sample_rate=codec.sample_rate)
-            bar.update(len(batch))
-        kept = {name: {**examples[split][name], "sample_rate": codec.sample_rate, "roundtrip": stamp} for name in names}
-        (tmp / f"nsynth-{split}" / EXAMPLES_FILE).write_text(json.dumps(kept, sort_keys=True))
-        counts[split] = len(kept)
-    bar.close()
-    manifest = {"source": str(root.resolve()), **stamp, "every": every, "notes": counts}
-    (tmp / ROUNDTRIP_MANIFEST).write_text(json.dumps(manifest, indent=2))
-    if target.exists():
-        shutil.rmtree(target)
-    tmp.rename(target)
-    return RoundTripReport(counts, target, time.perf_counter() - started, over)
+    with staged_folder(out, force=force) as tmp, tqdm(total=total, unit="note", disable=not progress) as bar:
+        for split in SPLITS:
+            names = _kept(examples[split], every)
+            audio_in, audio_out = split_dir(root, split) / "audio", tmp / f"nsynth-{split}" / "audio"
+            audio_out.mkdir(parents=True)
+            for first in range(0, len(names), batch_size):
+                batch = names[first : first + batch_size]
+                waves = [io.load(audio_in / f"{name}.wav", sample_rate=codec.sample_rate)[0] for name in batch]
+                if len({w.shape[-1] for w in waves}) != 1:
+                    raise DataError(f"{audio_in}: notes {batch[0]}..{batch[-1]} differ in length; cannot batch them")
+                with torch.inference_mode():
+                    decoded = codec.decode(codec.encode(torch.stack(waves)))
+                for name, wave in zip(batch, decoded, strict=True):
+                    over += int(wave.abs().max() > 1.0)
+                    io.save(audio_out / f"{name}.wav", wave, sample_rate=codec.sample_rate)
+                bar.update(len(batch))
+            kept = {n: {**examples[split][n], "sample_rate": codec.sample_rate, "roundtrip": stamp} for n in names}
+            (tmp / f"nsynth-{split}" / EXAMPLES_FILE).write_text(json.dumps(kept, sort_keys=True))
+            counts[split] = len(kept)
+        manifest = {"source": str(root.resolve()), **stamp, "every": every, "notes": counts}
+        (tmp / ROUNDTRIP_MANIFEST).write_text(json.dumps(manifest, indent=2))
+    return RoundTripReport(counts, Path(out), time.perf_counter() - started, over)
