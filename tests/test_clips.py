@@ -52,6 +52,19 @@ def test_splits_are_disjoint_by_program_and_cover_every_family():
         split_programs("dev")
 
 
+def test_train_programs_can_take_the_valid_programs_but_never_the_test_programs():
+    plain, wide = split_programs("train"), split_programs("train", train_programs="train+valid")
+    valid, test = split_programs("valid"), split_programs("test")
+    for family in FAMILY_PROGRAMS:
+        assert set(wide[family]) == set(plain[family]) | set(valid[family]), family
+        assert not set(wide[family]) & set(test[family]), family
+    # the other splits do not depend on it
+    assert split_programs("valid", train_programs="train+valid") == valid
+    assert split_programs("test", train_programs="train+valid") == test
+    with pytest.raises(ConfigError, match="train_programs"):
+        ClipRecipe(train_programs="everything")
+
+
 def test_random_clips_are_in_key_and_tagged_by_their_programs():
     programs = split_programs("train")
     for seed in range(20):

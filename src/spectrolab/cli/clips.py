@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from spectrolab.cli.train import subcommand_group
-from spectrolab.data.clips import SPLITS, ClipRecipe, render_clips
+from spectrolab.data.clips import SPLITS, TRAIN_PROGRAMS, ClipRecipe, render_clips
 from spectrolab.errors import ConfigError
 
 
@@ -29,6 +29,7 @@ def _run(args: argparse.Namespace) -> int:
         min_duration=args.min_duration,
         max_duration=args.max_duration,
         sample_rate=args.sample_rate,
+        train_programs=args.train_programs,
     )
     render_clips(out, recipe, force=args.force, progress=lambda split, n: print(f"{split}: {n} clips"))
     print(f"wrote {out}")
@@ -57,5 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--min-duration", type=float, default=ClipRecipe.min_duration, help="seconds")
     p.add_argument("--max-duration", type=float, default=ClipRecipe.max_duration, help="seconds")
     p.add_argument("--sample-rate", type=int, default=ClipRecipe.sample_rate, help="Hz")
+    p.add_argument(
+        "--train-programs", choices=TRAIN_PROGRAMS, default=ClipRecipe.train_programs,
+        help="GM programs the train clips may play: the train split's, or the valid split's too (validation then "
+        "measures seen programs; the test programs stay unseen)",
+    )  # fmt: skip
     p.add_argument("--force", action="store_true", help="overwrite an existing dataset")
     p.set_defaults(run=_run)

@@ -5,7 +5,9 @@ to four parts -- melody, chords, bass line, counter-melody -- each played by a G
 different instrument family, optionally with a drum kit. Its tags are the families present, the mode
 (``major``/``minor``), a tempo bucket (``slow`` < 90 BPM <= ``medium`` < 130 BPM <= ``fast``) and ``drums``.
 The programs of every family are split into train/valid/test so that the splits are disjoint by program:
-a model is evaluated on instruments (timbres) it never heard.
+a model is evaluated on instruments (timbres) it never heard. A recipe with ``train_programs="train+valid"``
+lets the train split play the valid split's programs too (more instruments to learn from); its validation
+then measures clips of seen programs, and the test split, with its programs, stays out of training.
 
 Layout written by :func:`render_clips`::
 
@@ -104,12 +106,22 @@ def program_family(program: int) -> str:
     raise ConfigError(f"GM program {program} has no instrument family in FAMILY_PROGRAMS")
 
 
-def split_programs(split: str) -> dict[str, tuple[int, ...]]:
+TRAIN_PROGRAMS: tuple[str, ...] = ("train", "train+valid")
+
+
+def split_programs(split: str, *, train_programs: str = "train") -> dict[str, tuple[int, ...]]:
     """The programs of each family that ``split`` may use: every 5th program from offset 0..2 go to valid and
-    test in turn, so that the splits are disjoint and each holds at least one program of every family."""
+    test in turn, so that the splits are disjoint and each holds at least one program of every family.
+
+    ``train_programs="train+valid"`` gives the train split the valid split's programs as well (never the test
+    split's)."""
     if split not in SPLITS:
         raise ConfigError(f"unknown split '{split}'; use one of {', '.join(SPLITS)}")
+    if train_programs not in TRAIN_PROGRAMS:
+        raise ConfigError(f"unknown train_programs '{train_programs}'; use one of {', '.join(TRAIN_PROGRAMS)}")
     held = {"valid": 1, "test": 2}
+    if split == "train" and train_programs == "train+valid":
+        held = {"test": 2}
     out = {}
     for family, programs in FAMILY_PROGRAMS.items():
         positions = range(len(programs))
@@ -270,6 +282,8 @@ class ClipRecipe:
 
     ``soundfont`` is one GM soundfont or several (sample libraries): clip ``i`` of every split is played by
     the ``i % len(soundfonts)``-th, so that each library plays the same share of each split.
+    ``train_programs``: see :func:`split_programs`; the valid and test clips do not depend on it, and train
+    clip ``i`` draws the same random numbers either way (it may pick other programs).
     """
 
     soundfont: str | tuple[str, ...] = "FluidR3_GM.sf2"
@@ -278,8 +292,10 @@ class ClipRecipe:
     min_duration: float = 10.0
     max_duration: float = 30.0
     sample_rate: int = 16000
+    train_programs: str = "train"
 
     def __post_init__(self) -> None:
+        split_programs("train", train_programs=self.train_programs)  # refuses an unknown choice
         if not 0 < self.min_duration <= self.max_duration:
             raise ConfigError(f"need 0 < min_duration <= max_duration, got {self.min_duration}, {self.max_duration}")
         if set(self.counts) - set(SPLITS) or any(c < 0 for c in self.counts.values()):
@@ -305,7 +321,7 @@ def _render_split(
 ) -> list[dict[str, str]]:
     from spectrolab.audio.io import save  # torch: imported on use, so that the command line starts fast
 
-    programs = split_programs(split)
+    programs = split_programs(split, train_programs=recipe.train_programs)
     rows = []
     for index in range(recipe.counts.get(split, 0)):
         rng = np.random.default_rng([recipe.seed, SPLITS.index(split), index])
@@ -349,7 +365,11 @@ def render_clips(
             atomic_write_bytes(directory / split / METADATA_NAME, _metadata_csv(rows), force=True)
             if progress is not None:
                 progress(split, len(rows))
-    info = {"labels": list(LABELS), "recipe": asdict(recipe), "programs": {s: split_programs(s) for s in SPLITS}}
+    info = {
+        "labels": list(LABELS),
+        "recipe": asdict(recipe),
+        "programs": {s: split_programs(s, train_programs=recipe.train_programs) for s in SPLITS},
+    }
     atomic_write_bytes(directory / LABELS_NAME, (json.dumps(info, indent=2) + "\n").encode(), force=True)
     return directory
 
