@@ -31,7 +31,9 @@ def _run(args: argparse.Namespace) -> int:
         sample_rate=args.sample_rate,
         train_programs=args.train_programs,
     )
-    render_clips(out, recipe, force=args.force, progress=lambda split, n: print(f"{split}: {n} clips"))
+    render_clips(
+        out, recipe, force=args.force, workers=args.workers, progress=lambda split, n: print(f"{split}: {n} clips")
+    )
     print(f"wrote {out}")
     return 0
 
@@ -62,6 +64,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--train-programs", choices=TRAIN_PROGRAMS, default=ClipRecipe.train_programs,
         help="GM programs the train clips may play: the train split's, or the valid split's too (validation then "
         "measures seen programs; the test programs stay unseen)",
+    )  # fmt: skip
+    p.add_argument(
+        "--workers", type=int, default=1,
+        help="rendering processes (the samples depend slightly on this number; labels.json records it)",
     )  # fmt: skip
     p.add_argument("--force", action="store_true", help="overwrite an existing dataset")
     p.set_defaults(run=_run)

@@ -22,9 +22,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import json
+import multiprocessing
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -317,13 +320,13 @@ def _metadata_csv(rows: list[dict[str, str]]) -> bytes:
 
 
 def _render_split(
-    renderers: Sequence[ClipRenderer], recipe: ClipRecipe, split: str, directory: Path
+    renderers: Sequence[ClipRenderer], recipe: ClipRecipe, split: str, directory: Path, indices: range
 ) -> list[dict[str, str]]:
     from spectrolab.audio.io import save  # torch: imported on use, so that the command line starts fast
 
     programs = split_programs(split, train_programs=recipe.train_programs)
     rows = []
-    for index in range(recipe.counts.get(split, 0)):
+    for index in indices:
         rng = np.random.default_rng([recipe.seed, SPLITS.index(split), index])
         clip = random_clip(rng, programs, min_duration=recipe.min_duration, max_duration=recipe.max_duration)
         name = f"{index:05d}.wav"
@@ -343,25 +346,60 @@ def _render_split(
     return rows
 
 
+def _render_block(recipe: ClipRecipe, split: str, directory: Path, indices: range) -> list[dict[str, str]]:
+    """One worker's share of a split, with synthesisers of its own."""
+    with contextlib.ExitStack() as stack:
+        renderers = [
+            stack.enter_context(ClipRenderer(sf, sample_rate=recipe.sample_rate)) for sf in recipe.soundfonts
+        ]  # fmt: skip
+        return _render_split(renderers, recipe, split, directory, indices)
+
+
+def _blocks(count: int, workers: int) -> list[range]:
+    """``range(count)`` cut into ``workers`` contiguous blocks of near-equal size (empty ones dropped)."""
+    edges = np.linspace(0, count, workers + 1).round().astype(int)
+    return [range(int(a), int(b)) for a, b in itertools.pairwise(edges) if b > a]
+
+
 def render_clips(
     directory: str | os.PathLike[str],
     recipe: ClipRecipe,
     *,
     force: bool = False,
+    workers: int = 1,
     progress: Callable[[str, int], None] | None = None,
 ) -> Path:
-    """Render the clip dataset of ``recipe`` into ``directory`` (layout in the module docstring)."""
+    """Render the clip dataset of ``recipe`` into ``directory`` (layout in the module docstring).
+
+    ``workers`` > 1 renders each split in that many contiguous blocks of clips, each in its own process with
+    synthesisers of its own. A synthesiser's renders depend slightly on what it rendered before (FluidSynth
+    renders in blocks), so the samples depend on the number of workers too: ``labels.json`` records it, and
+    the same recipe and workers give the same files.
+    """
     from spectrolab.audio.io import atomic_write_bytes  # torch: imported on use
 
+    if workers < 1:
+        raise ConfigError(f"workers must be at least 1, got {workers}")
     directory = Path(directory)
     if (directory / LABELS_NAME).exists() and not force:
         raise OutputExistsError(f"{directory}: holds a clip dataset already; pass --force to overwrite")
     with contextlib.ExitStack() as stack:
-        renderers = [
+        renderers = [] if workers > 1 else [
             stack.enter_context(ClipRenderer(sf, sample_rate=recipe.sample_rate)) for sf in recipe.soundfonts
         ]  # fmt: skip
+        pool = (
+            stack.enter_context(ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")))
+            if workers > 1
+            else None
+        )
         for split in SPLITS:
-            rows = _render_split(renderers, recipe, split, directory / split)
+            count = recipe.counts.get(split, 0)
+            if pool is None:
+                rows = _render_split(renderers, recipe, split, directory / split, range(count))
+            else:
+                blocks = _blocks(count, workers)
+                jobs = [pool.submit(_render_block, recipe, split, directory / split, b) for b in blocks]
+                rows = [row for job in jobs for row in job.result()]
             atomic_write_bytes(directory / split / METADATA_NAME, _metadata_csv(rows), force=True)
             if progress is not None:
                 progress(split, len(rows))
@@ -369,6 +407,7 @@ def render_clips(
         "labels": list(LABELS),
         "recipe": asdict(recipe),
         "programs": {s: split_programs(s, train_programs=recipe.train_programs) for s in SPLITS},
+        "workers": workers,
     }
     atomic_write_bytes(directory / LABELS_NAME, (json.dumps(info, indent=2) + "\n").encode(), force=True)
     return directory
