@@ -32,6 +32,7 @@ from spectrolab.data.clips import (
     triad,
 )
 from spectrolab.data.soundfont import TEST_SOUNDFONT, NoteSpec, normalize_loudness
+from spectrolab.data.tracks import dataset_recipe
 from spectrolab.errors import ConfigError, OutputExistsError
 
 
@@ -147,6 +148,8 @@ def test_workers_render_the_same_clips_in_blocks(tmp_path):
     infos = [json.loads((tmp_path / d / "labels.json").read_text()) for d in ("one", "two")]
     assert (infos[0]["workers"], infos[1]["workers"]) == (1, 2)
     assert infos[1]["recipe"]["train_programs"] == "train+valid"
+    recipe_two = dataset_recipe(tmp_path / "two")  # what a model trained on it records
+    assert recipe_two is not None and recipe_two["workers"] == 2 and recipe_two["train_programs"] == "train+valid"
     with pytest.raises(ConfigError, match="workers"):
         render_clips(tmp_path / "three", recipe, workers=0)
 

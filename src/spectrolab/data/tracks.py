@@ -119,7 +119,8 @@ def load_tracks(root: str | os.PathLike[str], split: str, *, target: str = "inst
 
 
 def dataset_recipe(root: str | os.PathLike[str]) -> dict | None:
-    """How the dataset at ``root`` was made, for a model's metadata: the clip recipe (``labels.json``), a
+    """How the dataset at ``root`` was made, for a model's metadata: the clip recipe (``labels.json``, with the
+    number of rendering processes, on which the samples depend slightly), a
     rendering's manifest (``render.json``: soundfont, pitches, velocities, program splits), a merge's
     ``merge.json`` with each source's own recipe, or a codec round trip's ``roundtrip.json`` (codec, digest,
     selection) with its source's recipe; ``None`` when none of these files is there."""
@@ -131,7 +132,8 @@ def dataset_recipe(root: str | os.PathLike[str]) -> dict | None:
 
     root = Path(root)
     if (root / "labels.json").is_file():
-        return json.loads((root / "labels.json").read_text()).get("recipe")
+        info = json.loads((root / "labels.json").read_text())
+        return None if info.get("recipe") is None else {**info["recipe"], "workers": info.get("workers", 1)}
     if (root / MANIFEST_FILE).is_file():
         return json.loads((root / MANIFEST_FILE).read_text())
     if (root / MERGE_MANIFEST).is_file():
