@@ -17,6 +17,7 @@ from spectrolab.models.registry import (
     load_model_dir,
     register_model,
     save_model_dir,
+    store_weights,
 )
 
 
@@ -43,6 +44,36 @@ def test_save_load_roundtrip_is_exact(tmp_path):
     torch.testing.assert_close(loaded.model(x), model.eval()(x), rtol=0, atol=0)
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["args"] == {"hidden": 6, "classes": 3} and config["spectrolab_version"]
+
+
+def test_half_precision_weights_halve_the_file_and_load_as_float32(tmp_path):
+    model = create_model("test/tiny_mlp", hidden=64)
+    save_model_dir(model, tmp_path / "full", metadata={"labels": ["a", "b", "c"]})
+    store_weights(tmp_path / "full", tmp_path / "half", weights_dtype="float16")
+    full, half = load_model_dir(tmp_path / "full"), load_model_dir(tmp_path / "half")
+    sizes = [(tmp_path / d / "model.safetensors").stat().st_size for d in ("full", "half")]
+    assert sizes[1] < 0.6 * sizes[0]
+    for (key, a), (_, b) in zip(full.model.state_dict().items(), half.model.state_dict().items(), strict=True):
+        assert b.dtype == torch.float32, key  # loaded into the model's own precision
+        torch.testing.assert_close(b, a.half().float(), rtol=0, atol=0)  # exactly float16's rounding
+    stored = half.metadata["stored"]
+    assert half.metadata["labels"] == ["a", "b", "c"] and stored["from_sha256"] == full.sha256
+    weights = torch.cat([v.reshape(-1) for v in full.model.state_dict().values()])
+    assert stored["max_abs_change"] == float((weights.half().float() - weights).abs().max()) > 0
+    assert json.loads((tmp_path / "half" / "config.json").read_text())["weights_dtype"] == "float16"
+    x = torch.randn(4, 5)
+    torch.testing.assert_close(half.model(x), full.model(x), rtol=1e-2, atol=1e-3)
+
+
+def test_weights_beyond_half_precision_are_refused_by_name(tmp_path):
+    model = create_model("test/tiny_mlp")
+    with torch.no_grad():
+        model[2].bias[1] = 1e6
+    with pytest.raises(ModelError, match=r"'2\.bias'.*float16"):
+        save_model_dir(model, tmp_path / "m", weights_dtype="float16")
+    assert not (tmp_path / "m").exists()  # nothing half-written
+    with pytest.raises(ModelError, match="weights_dtype"):
+        save_model_dir(model, tmp_path / "m", weights_dtype="int8")
 
 
 def test_no_pickle_in_model_dir(tmp_path):

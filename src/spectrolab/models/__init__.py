@@ -10,6 +10,7 @@ from spectrolab.models.registry import (
     model_info,
     register_model,
     save_model_dir,
+    store_weights,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "model_info",
     "register_model",
     "save_model_dir",
+    "store_weights",
 ]

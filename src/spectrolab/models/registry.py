@@ -3,7 +3,9 @@
 A builder is a function taking keyword arguments and returning an ``nn.Module``; ``@register_model`` records
 it under its name and a task ("tagging", "codec", "prior", ...). ``create_model(name, **overrides)`` builds
 it. A *model directory* holds ``model.safetensors`` and ``config.json`` (the name, the arguments it was built
-with, free-form metadata such as label names, and the library version) and is loaded strictly.
+with, free-form metadata such as label names, and the library version) and is loaded strictly. Its weights
+may be stored in half precision (``weights_dtype``, recorded in the config) to halve the file; they are
+loaded into the model's float32 parameters.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors.torch import load, save_file
 from torch import nn
 
@@ -27,6 +30,8 @@ from spectrolab.errors import ModelError, OutputExistsError
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 FORMAT_VERSION = 1
+# Storage types for a model directory's floating-point weights (float32 unless a directory says otherwise).
+WEIGHTS_DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16}
 
 # Modules whose import registers builders; imported lazily by the factory.
 _PROVIDERS: tuple[str, ...] = (
@@ -128,14 +133,21 @@ def save_model_dir(
     *,
     metadata: dict[str, Any] | None = None,
     force: bool = False,
+    weights_dtype: str = "float32",
 ) -> Path:
-    """Write ``model.safetensors`` + ``config.json`` for a model built by :func:`create_model`."""
+    """Write ``model.safetensors`` + ``config.json`` for a model built by :func:`create_model`.
+
+    ``weights_dtype="float16"`` stores the floating-point tensors in half precision (half the file; a tensor
+    beyond float16's range is refused, naming it); the config records it and loading restores float32."""
     name = getattr(model, "spectrolab_name", None)
     if name is None:
         raise ModelError("only models built by create_model() can be saved (their name and arguments are needed)")
+    if weights_dtype not in WEIGHTS_DTYPES:
+        raise ModelError(f"weights_dtype '{weights_dtype}' is not one of {', '.join(WEIGHTS_DTYPES)}")
     directory = Path(directory)
     if (directory / CONFIG_NAME).exists() and not force:
         raise OutputExistsError(f"{directory}: holds a model already; pass --force (force=True) to overwrite")
+    tensors = {k: _stored(k, v.detach().cpu(), WEIGHTS_DTYPES[weights_dtype]) for k, v in model.state_dict().items()}
     directory.mkdir(parents=True, exist_ok=True)
     config = {
         "format_version": FORMAT_VERSION,
@@ -144,7 +156,8 @@ def save_model_dir(
         "args": model.spectrolab_args,
         "metadata": metadata or {},
     }
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if weights_dtype != "float32":
+        config["weights_dtype"] = weights_dtype
     tmp_weights = directory / f".{WEIGHTS_NAME}.tmp"
     save_file(tensors, str(tmp_weights))
     tmp_config = directory / f".{CONFIG_NAME}.tmp"
@@ -152,6 +165,30 @@ def save_model_dir(
     os.replace(tmp_weights, directory / WEIGHTS_NAME)
     os.replace(tmp_config, directory / CONFIG_NAME)
     return directory
+
+
+def _stored(name: str, tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``tensor`` as stored: floating point in ``dtype`` (refused if it does not fit), others unchanged."""
+    if not tensor.is_floating_point() or tensor.dtype == dtype:
+        return tensor.contiguous()
+    if tensor.numel() and float(tensor.abs().max()) > torch.finfo(dtype).max:
+        raise ModelError(f"tensor '{name}' exceeds the range of {dtype} ({float(tensor.abs().max()):.3g})")
+    return tensor.to(dtype).contiguous()
+
+
+def store_weights(
+    source: str | os.PathLike[str], out: str | os.PathLike[str], *, weights_dtype: str, force: bool = False
+) -> Path:
+    """Copy the model directory ``source`` to ``out`` with its weights stored as ``weights_dtype``; the
+    metadata records the source's SHA-256 and the largest change of any weight (``metadata.stored``)."""
+    loaded = load_model_dir(source)
+    before = {k: v.clone() for k, v in loaded.model.state_dict().items()}
+    stored = {k: _stored(k, v, WEIGHTS_DTYPES[weights_dtype]).to(v.dtype) for k, v in before.items()}
+    change = max((float((stored[k] - v).abs().max()) for k, v in before.items() if v.numel()), default=0.0)
+    loaded.model.load_state_dict(stored, strict=True)
+    record = {"weights_dtype": weights_dtype, "from_sha256": loaded.sha256, "max_abs_change": change}
+    metadata = {**loaded.metadata, "stored": record}
+    return save_model_dir(loaded.model, out, metadata=metadata, force=force, weights_dtype=weights_dtype)
 
 
 def read_config(directory: str | os.PathLike[str]) -> dict[str, Any]:
