@@ -4,6 +4,7 @@ cached features as on waveforms, a mismatched cache is refused, and training on 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -108,6 +109,25 @@ def test_augmentations_by_hand():
     assert torch.equal(masked, spec) or bool((masked == spec.mean()).any())
     with pytest.raises(ConfigError, match=">= 0"):
         Augment(time_mask=-1)
+    with pytest.raises(ConfigError, match=">= 0"):
+        Augment(eq_db=-1.0)
+
+
+def test_random_equaliser_is_three_broad_cosines_drawn_after_the_other_augmentations():
+    spec = torch.randn(1, 64, 20) - 40.0
+    plain = Augment(gain_db=3.0, max_shift=4, freq_mask=8, time_mask=5)
+    torch.manual_seed(3)
+    without = augment_logmel(spec, plain)
+    amplitudes = (torch.rand(3) * 2 - 1) * 6.0 / 3  # the draw that follows the other four
+    torch.manual_seed(3)
+    with_eq = augment_logmel(spec, Augment(**{**asdict(plain), "eq_db": 6.0}))
+    curve = with_eq - without  # the other draws are unchanged, so the difference is the equaliser alone
+    m = torch.arange(64, dtype=torch.float32) + 0.5
+    expected = sum(amplitudes[k - 1] * torch.cos(torch.pi * k * m / 64) for k in (1, 2, 3))
+    torch.testing.assert_close(curve, expected[None, :, None].expand_as(curve), rtol=0, atol=1e-4)
+    assert float(curve.abs().max()) <= 6.0
+    # broad: the curve changes by well under its size from one band to the next
+    assert float(expected.diff().abs().max()) < 0.25 * 6.0
 
 
 def test_training_on_the_cache_validates_as_inference_on_waveforms(nsynth, tmp_path, one_thread):

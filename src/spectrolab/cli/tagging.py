@@ -66,6 +66,7 @@ def _train(args: argparse.Namespace) -> int:
             max_shift=args.aug_shift,
             freq_mask=args.aug_freq_mask,
             time_mask=args.aug_time_mask,
+            eq_db=args.aug_eq_db,
         ),
         init_from=args.init_from,
         resume=args.resume,
@@ -188,6 +189,10 @@ def _register_train(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--aug-shift", type=int, default=0, help="mel taggers: delay onsets by up to N frames")
     p.add_argument("--aug-freq-mask", type=int, default=0, help="mel taggers: mask up to N mel bands")
     p.add_argument("--aug-time-mask", type=int, default=0, help="mel taggers: mask up to N frames")
+    p.add_argument(
+        "--aug-eq-db", type=float, default=0.0,
+        help="mel taggers: a broad random equaliser of the log-mel, at most +-dB (three cosines over the bands)",
+    )  # fmt: skip
     p.add_argument(
         "--init-from",
         metavar="TAGGER",

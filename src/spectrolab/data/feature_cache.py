@@ -175,15 +175,18 @@ def feature_cache(
 class Augment:
     """Training augmentations of cached log-mels: gain uniform in +-``gain_db`` dB, onset delayed by up to
     ``max_shift`` frames, one frequency mask of up to ``freq_mask`` bands and one time mask of up to
-    ``time_mask`` frames (filled with the item's mean). Zeros turn each off."""
+    ``time_mask`` frames (filled with the item's mean), and a broad random equaliser of at most ``eq_db`` dB
+    (the first three cosines over the mel bands, each of amplitude uniform in +-``eq_db``/3 dB: the spectral
+    tilts and bumps by which sample libraries differ). Zeros turn each off."""
 
     gain_db: float = 0.0
     max_shift: int = 0
     freq_mask: int = 0
     time_mask: int = 0
+    eq_db: float = 0.0
 
     def __post_init__(self) -> None:
-        if min(self.gain_db, self.max_shift, self.freq_mask, self.time_mask) < 0:
+        if min(self.gain_db, self.max_shift, self.freq_mask, self.time_mask, self.eq_db) < 0:
             raise ConfigError(f"augmentation sizes must be >= 0, got {self}")
 
 
@@ -210,7 +213,19 @@ def augment_logmel(spec: torch.Tensor, augment: Augment) -> torch.Tensor:
     if width > 0:
         low = _randint(spec.shape[-1] - width)
         spec[..., low : low + width] = fill
+    if augment.eq_db > 0:  # drawn last, so that the other draws do not depend on it
+        spec += eq_curve((torch.rand(EQ_COSINES) * 2 - 1) * augment.eq_db / EQ_COSINES, spec.shape[-2])[:, None]
     return spec
+
+
+EQ_COSINES = 3
+
+
+def eq_curve(amplitudes: torch.Tensor, n_mels: int) -> torch.Tensor:
+    """The equaliser (n_mels,) in dB: ``sum_k amplitudes[k-1] cos(pi k (m + 1/2) / n_mels)``, k = 1..K."""
+    k = torch.arange(1, len(amplitudes) + 1, dtype=torch.float32)
+    m = torch.arange(n_mels, dtype=torch.float32) + 0.5
+    return (amplitudes[:, None] * torch.cos(torch.pi * k[:, None] * m[None] / n_mels)).sum(0)
 
 
 class CachedFeatures(Dataset[tuple[torch.Tensor, torch.Tensor]]):
