@@ -60,6 +60,7 @@ def test_half_precision_weights_halve_the_file_and_load_as_float32(tmp_path):
     assert half.metadata["labels"] == ["a", "b", "c"] and stored["from_sha256"] == full.sha256
     weights = torch.cat([v.reshape(-1) for v in full.model.state_dict().values()])
     assert stored["max_abs_change"] == float((weights.half().float() - weights).abs().max()) > 0
+    assert 0 < stored["max_relative_change"] <= 2**-11  # float16's rounding: half a unit in the last place
     assert json.loads((tmp_path / "half" / "config.json").read_text())["weights_dtype"] == "float16"
     x = torch.randn(4, 5)
     torch.testing.assert_close(half.model(x), full.model(x), rtol=1e-2, atol=1e-3)

@@ -180,13 +180,23 @@ def store_weights(
     source: str | os.PathLike[str], out: str | os.PathLike[str], *, weights_dtype: str, force: bool = False
 ) -> Path:
     """Copy the model directory ``source`` to ``out`` with its weights stored as ``weights_dtype``; the
-    metadata records the source's SHA-256 and the largest change of any weight (``metadata.stored``)."""
+    metadata records the source's SHA-256 and the largest change of any weight, absolute and relative to its
+    tensor's largest magnitude (``metadata.stored``)."""
     loaded = load_model_dir(source)
     before = {k: v.clone() for k, v in loaded.model.state_dict().items()}
     stored = {k: _stored(k, v, WEIGHTS_DTYPES[weights_dtype]).to(v.dtype) for k, v in before.items()}
-    change = max((float((stored[k] - v).abs().max()) for k, v in before.items() if v.numel()), default=0.0)
+    changes = [
+        (float((stored[k] - v).abs().max()), float((stored[k] - v).abs().max() / v.abs().max().clamp_min(1e-30)))
+        for k, v in before.items()
+        if v.numel() and v.is_floating_point()
+    ]
     loaded.model.load_state_dict(stored, strict=True)
-    record = {"weights_dtype": weights_dtype, "from_sha256": loaded.sha256, "max_abs_change": change}
+    record = {
+        "weights_dtype": weights_dtype,
+        "from_sha256": loaded.sha256,
+        "max_abs_change": max((a for a, _ in changes), default=0.0),
+        "max_relative_change": max((r for _, r in changes), default=0.0),  # to the tensor's largest magnitude
+    }
     metadata = {**loaded.metadata, "stored": record}
     return save_model_dir(loaded.model, out, metadata=metadata, force=force, weights_dtype=weights_dtype)
 
