@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
+import tempfile
+from pathlib import Path
+
+# numba compiles librosa's pYIN gufuncs on first use and caches them beside librosa's sources, one cache for
+# every process. On a fresh machine both xdist workers compiled them at once, and the cache they left
+# segfaulted every later process that loaded it (a dead worker in CI; deleting the cache cured it). So each
+# worker of each environment compiles into a cache folder of its own (set before anything imports numba).
+os.environ["NUMBA_CACHE_DIR"] = str(
+    Path(tempfile.gettempdir())
+    / f"spectrolab-numba-{hashlib.sha256(sys.prefix.encode()).hexdigest()[:8]}"
+    / os.environ.get("PYTEST_XDIST_WORKER", "main")
+)
 
 import numpy as np
 import pytest
