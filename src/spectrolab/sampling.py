@@ -9,9 +9,10 @@ being the same (97-98 %); the Transformer at 1.0, which beats 0.7 on every measu
 Guidance 5: at the Transformer's temperature it steers ``--family`` to the notes tagger's target in 67 % of
 trials on unseen programs and 50 % on another library (52 % and 39 % at 3), its ``--pitch`` hits staying at
 95-100 % (97 % and 94 % at 3); the switch from 3 was conditioned on exactly these two figures before they
-were measured. Naive Bayes hits ``--pitch`` as often at any guidance. Steps from results/sampling_steps.md (scripts/sampling_steps.py): 2, 3 and 4 steps
-keep the f0, the level, the edges and the ``--pitch`` hits as well as 8 do (within the noise of 27 and 60
-trials), for both priors, at a third to a half of the sampling time; 3 is the default.
+were measured. Naive Bayes hits ``--pitch`` as often at any guidance. Steps from results/sampling_steps.md
+(scripts/sampling_steps.py): 2, 3 and 4 steps keep the f0, the level, the edges and the ``--pitch`` hits as
+well as 8 do (within the noise of 27 and 60 trials), for both priors, at a third to a half of the sampling
+time; 3 is the default.
 """
 
 from __future__ import annotations
