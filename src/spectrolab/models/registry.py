@@ -183,19 +183,18 @@ def store_weights(
     metadata records the source's SHA-256 and the largest change of any weight, absolute and relative to its
     tensor's largest magnitude (``metadata.stored``)."""
     loaded = load_model_dir(source)
-    before = {k: v.clone() for k, v in loaded.model.state_dict().items()}
-    stored = {k: _stored(k, v, WEIGHTS_DTYPES[weights_dtype]).to(v.dtype) for k, v in before.items()}
-    changes = [
-        (float((stored[k] - v).abs().max()), float((stored[k] - v).abs().max() / v.abs().max().clamp_min(1e-30)))
-        for k, v in before.items()
-        if v.numel() and v.is_floating_point()
-    ]
-    loaded.model.load_state_dict(stored, strict=True)
+    dtype = WEIGHTS_DTYPES[weights_dtype]
+    largest_abs = largest_relative = 0.0  # save_model_dir below rounds (and range-checks) the same way
+    for tensor in loaded.model.state_dict().values():
+        if tensor.is_floating_point() and tensor.numel():
+            change = float((tensor.to(dtype).to(tensor.dtype) - tensor).abs().max())
+            largest_abs = max(largest_abs, change)
+            largest_relative = max(largest_relative, change / max(float(tensor.abs().max()), 1e-30))
     record = {
         "weights_dtype": weights_dtype,
         "from_sha256": loaded.sha256,
-        "max_abs_change": max((a for a, _ in changes), default=0.0),
-        "max_relative_change": max((r for _, r in changes), default=0.0),  # to the tensor's largest magnitude
+        "max_abs_change": largest_abs,
+        "max_relative_change": largest_relative,  # to the tensor's largest magnitude
     }
     metadata = {**loaded.metadata, "stored": record}
     return save_model_dir(loaded.model, out, metadata=metadata, force=force, weights_dtype=weights_dtype)
